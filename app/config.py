@@ -1,0 +1,52 @@
+"""Settings, read from environment variables only.
+
+Every setting is listed in the README with its default. ``create_app(config)`` lets
+tests override any of them by name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def from_env() -> dict[str, Any]:
+    """Return the settings as a dict, reading ``os.environ`` now.
+
+    Raises ``ValueError`` when a numeric setting is not an integer.
+    """
+    instance = Path(os.environ.get("NGAZI_INSTANCE_DIR", ROOT / "instance"))
+    return {
+        "INSTANCE_DIR": str(instance),
+        # Unset means the embedded default: SQLite under instance/.
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ngazi.db'}",
+        # Unset means the embedded default: in-process fakeredis, RQ jobs run inline.
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "USSD_SERVICE_CODE": os.environ.get("USSD_SERVICE_CODE", "*384*1234#"),
+        # Gateway drops a session after 180 s; keep state a while longer so a late
+        # retry still finds it.
+        "USSD_SESSION_TTL": _int("USSD_SESSION_TTL", 300),
+        # Screen limits, prefix included: GSM 03.38 septets / UCS-2 characters.
+        "USSD_GSM7_LIMIT": _int("USSD_GSM7_LIMIT", 160),
+        "USSD_UCS2_LIMIT": _int("USSD_UCS2_LIMIT", 70),
+        # Input longer than this is absurd for a USSD string (the air interface
+        # carries at most 182 characters); answer END instead of parsing it.
+        "USSD_MAX_TEXT": _int("USSD_MAX_TEXT", 1000),
+        "DEFAULT_REGION": os.environ.get("DEFAULT_REGION", "KE"),
+        "DEFAULT_LANGUAGE": os.environ.get("DEFAULT_LANGUAGE", "en"),
+        "CONTENT_CACHE_SECONDS": _int("CONTENT_CACHE_SECONDS", 30),
+        "AT_USERNAME": os.environ.get("AT_USERNAME", ""),
+        "AT_API_KEY": os.environ.get("AT_API_KEY", ""),
+        "AT_SMS_BASE_URL": os.environ.get("AT_SMS_BASE_URL", ""),
+        "AT_SENDER_ID": os.environ.get("AT_SENDER_ID", ""),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),
+        "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
+    }

@@ -1,0 +1,36 @@
+"""``/simulator``: a basic phone in the browser, speaking to ``/ussd``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+
+from app.db import db_session
+from domain.phone import InvalidMsisdn, normalise_msisdn
+from domain.sms import inbox
+
+bp = Blueprint("simulator", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/simulator/static")
+
+
+@bp.get("/simulator")
+def page() -> ResponseReturnValue:
+    return render_template("simulator.html", service_code=current_app.config["USSD_SERVICE_CODE"])
+
+
+@bp.get("/simulator/inbox")
+def sms_inbox() -> ResponseReturnValue:
+    """``{"msisdn": "+254…", "messages": [{"id", "body", "status", "created_at"}]}``."""
+    try:
+        msisdn = normalise_msisdn(request.args.get("msisdn", ""), current_app.config["DEFAULT_REGION"])
+    except InvalidMsisdn:
+        return jsonify(error="msisdn is not a phone number"), 400
+    rows = inbox(db_session(), msisdn)
+    return jsonify(msisdn=msisdn, messages=[
+        {"id": r.id, "body": r.body, "status": r.status.value, "created_at": r.created_at.isoformat()}
+        for r in rows
+    ])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,68 @@
+"""``POST /ussd``: the Africa's Talking USSD callback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, current_app, request
+from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import db_session
+from app.gateways.africastalking import BadCallback, parse_ussd
+from menus import MENUS
+from menus.engine import Caller, Engine
+from menus.screen import Limits
+from menus.session import SessionStore
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ussd", __name__)
+
+WRONG_CODE = "END This service code is not in use. Please check the number you dialled."
+TOO_LONG = "END Sorry, that was too long. Please dial again."
+BUSY = "END Service busy, please try again in a few minutes."
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.post("/ussd")
+def ussd_callback() -> Response:
+    cfg = current_app.config
+    try:
+        req = parse_ussd(request.form, cfg["DEFAULT_REGION"])
+    except BadCallback as exc:
+        return _plain(f"Bad request: {exc}", 400)
+    if req.service_code != cfg["USSD_SERVICE_CODE"]:
+        return _plain(WRONG_CODE)
+    if len(req.text) > cfg["USSD_MAX_TEXT"]:
+        return _plain(TOO_LONG)
+    engine: Engine = current_app.extensions["ngazi_ussd_engine"]
+    store: SessionStore = current_app.extensions["ngazi_ussd_store"]
+    caller = Caller(req.session_id, req.msisdn, req.service_code, req.network_code, req.text)
+    try:
+        answer = engine.handle(caller, db=db_session(), store=store)
+    except (SQLAlchemyError, RedisError):
+        log.exception("ussd: backing service failed for session %s", req.session_id)
+        db_session().rollback()
+        return _plain(BUSY)
+    return _plain(answer)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["ngazi_ussd_engine"] = Engine(
+        MENUS,
+        limits=Limits(app.config["USSD_GSM7_LIMIT"], app.config["USSD_UCS2_LIMIT"]),
+        default_language=app.config["DEFAULT_LANGUAGE"],
+    )
+    app.extensions["ngazi_ussd_store"] = SessionStore(
+        app.extensions["ngazi_redis"], app.config["USSD_SESSION_TTL"]
+    )
+    app.register_blueprint(bp)
+    if app.config["BENCH_ENDPOINT"]:
+        # The benchmark's ceiling: the same server, no work.
+        app.add_url_rule("/bench/hello", "bench_hello", lambda: _plain("CON hello"),
+                         methods=["POST"])
+

@@ -1,0 +1,120 @@
+"""Policies & benefits, health advice and education: categories and articles.
+
+Reads are cached in-process for ``CONTENT_CACHE_SECONDS`` (set with
+``configure_cache``): every USSD hop in a list reads them, and they change a few
+times a day. A language without a translation falls back to English.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cachetools import TTLCache
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Article, ArticleTranslation, Category, CategoryTranslation, Topic
+
+FALLBACK_LANGUAGE = "en"
+
+_cache: TTLCache[tuple[object, ...], object] = TTLCache(maxsize=4096, ttl=30)
+
+
+class ArticleText(NamedTuple):
+    id: int
+    title: str
+    body: str
+
+
+def configure_cache(seconds: int) -> None:
+    """Set how long reads stay cached; 0 turns the cache off. Clears it."""
+    global _cache
+    _cache = TTLCache(maxsize=4096, ttl=seconds) if seconds > 0 else TTLCache(maxsize=1, ttl=0)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _pick(translations: dict[str, str], language: str) -> str:
+    return translations.get(language) or translations.get(FALLBACK_LANGUAGE) or ""
+
+
+def list_categories(db: Session, topic: Topic, language: str) -> list[tuple[int, str]]:
+    """Categories of ``topic`` that have a published article, in display order,
+    as ``[(category id, name in language)]``."""
+    key = ("categories", topic, language)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    rows = db.execute(
+        select(Category.id, CategoryTranslation.language, CategoryTranslation.name)
+        .join(CategoryTranslation)
+        .where(Category.topic == topic)
+        .where(Category.articles.any(Article.published))
+        .order_by(Category.position, Category.id)
+    ).all()
+    names: dict[int, dict[str, str]] = {}
+    for cid, lang, name in rows:
+        names.setdefault(cid, {})[lang] = name
+    result = [(cid, _pick(t, language)) for cid, t in names.items()]
+    _cache[key] = result
+    return result
+
+
+def category_name(db: Session, category_id: int, language: str) -> str:
+    key = ("category", category_id, language)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    rows = db.execute(
+        select(CategoryTranslation.language, CategoryTranslation.name).where(
+            CategoryTranslation.category_id == category_id
+        )
+    ).all()
+    result = _pick(dict(rows), language)  # type: ignore[arg-type]
+    _cache[key] = result
+    return result
+
+
+def list_articles(db: Session, category_id: int, language: str) -> list[tuple[int, str]]:
+    """Published articles of a category as ``[(article id, title in language)]``."""
+    key = ("articles", category_id, language)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    rows = db.execute(
+        select(Article.id, ArticleTranslation.language, ArticleTranslation.title)
+        .join(ArticleTranslation)
+        .where(Article.category_id == category_id, Article.published)
+        .order_by(Article.position, Article.id)
+    ).all()
+    titles: dict[int, dict[str, str]] = {}
+    for aid, lang, title in rows:
+        titles.setdefault(aid, {})[lang] = title
+    result = [(aid, _pick(t, language)) for aid, t in titles.items()]
+    _cache[key] = result
+    return result
+
+
+def get_article(db: Session, article_id: int, language: str) -> ArticleText | None:
+    """The article's title and body in ``language`` (English if untranslated);
+    None when it does not exist or is unpublished."""
+    key = ("article", article_id, language)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    rows = db.execute(
+        select(ArticleTranslation.language, ArticleTranslation.title, ArticleTranslation.body)
+        .join(Article)
+        .where(Article.id == article_id, Article.published)
+    ).all()
+    if not rows:
+        return None
+    by_lang = {lang: (title, body) for lang, title, body in rows}
+    title, body = by_lang.get(language) or by_lang.get(FALLBACK_LANGUAGE) or next(
+        iter(by_lang.values())
+    )
+    result = ArticleText(article_id, title, body)
+    _cache[key] = result
+    return result

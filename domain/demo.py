@@ -1,0 +1,99 @@
+"""Demo data: administrative areas and real content, from ``demo/*.yaml``.
+
+Loading is idempotent: rows are matched by name or slug and updated, so
+``flask demo load`` can run on every start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain import content as content_cache
+from models import (
+    Area,
+    AreaLevel,
+    Article,
+    ArticleTranslation,
+    Category,
+    CategoryTranslation,
+    Topic,
+)
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+
+def load_areas(db: Session, path: Path = DEMO_DIR / "areas.yaml") -> int:
+    """Upsert province → county → village from ``path``; return the number of areas."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    country = doc["country"]
+    count = 0
+
+    def upsert(name: str, level: AreaLevel, parent: Area | None) -> Area:
+        nonlocal count
+        count += 1
+        parent_id = parent.id if parent else None
+        area = db.scalar(select(Area).where(Area.name == name, Area.parent_id.is_(parent_id)
+                                            if parent_id is None else Area.parent_id == parent_id))
+        if area is None:
+            area = Area(name=name, level=level, parent_id=parent_id, country=country)
+            db.add(area)
+            db.flush()
+        return area
+
+    for prov in doc["provinces"]:
+        p = upsert(prov["name"], AreaLevel.PROVINCE, None)
+        for county in prov["counties"]:
+            c = upsert(county["name"], AreaLevel.COUNTY, p)
+            for village in county["villages"]:
+                upsert(village, AreaLevel.VILLAGE, c)
+    db.commit()
+    return count
+
+
+def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
+    """Upsert categories and articles with all their translations; return the
+    number of articles. Raises ``KeyError`` on a malformed file."""
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    n_articles = 0
+    for topic_name, cats in doc.items():
+        topic = Topic(topic_name)
+        for cpos, cat in enumerate(cats):
+            category = db.scalar(
+                select(Category).where(Category.topic == topic, Category.slug == cat["slug"])
+            )
+            if category is None:
+                category = Category(topic=topic, slug=cat["slug"])
+                db.add(category)
+            category.position = cpos
+            _set_translations(category.translations, CategoryTranslation, {"name": cat["name"]})
+            for apos, art in enumerate(cat["articles"]):
+                article = next((a for a in category.articles if a.slug == art["slug"]), None)
+                if article is None:
+                    article = Article(slug=art["slug"])
+                    category.articles.append(article)
+                article.position = apos
+                article.published = True
+                article.source = art.get("source", "")
+                _set_translations(article.translations, ArticleTranslation,
+                                  {"title": art["title"], "body": art["body"]})
+                n_articles += 1
+    db.commit()
+    content_cache.clear_cache()
+    return n_articles
+
+
+def _set_translations(existing: list[Any], cls: type, fields: dict[str, dict[str, str]]) -> None:
+    languages = next(iter(fields.values())).keys()
+    by_lang = {t.language: t for t in existing}
+    for lang in languages:
+        row = by_lang.get(lang)
+        if row is None:
+            row = cls(language=lang)
+            existing.append(row)
+        for field, texts in fields.items():
+            setattr(row, field, texts[lang].strip())

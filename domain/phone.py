@@ -1,0 +1,34 @@
+"""MSISDN normalisation to E.164 with ``phonenumbers`` (Google's libphonenumber)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class InvalidMsisdn(ValueError):
+    """The text is not a possible phone number."""
+
+
+def normalise_msisdn(raw: str, default_region: str = "KE") -> str:
+    """Return ``raw`` as E.164 (``"+254700000101"``).
+
+    Accepts the forms gateways and people send: ``+254…``, ``254…`` (no plus),
+    ``07…`` (national, read in ``default_region``, an ISO 3166-1 alpha-2 code), and
+    ``" 254…"`` (a ``+`` that was form-decoded to a space).
+
+    Raises ``InvalidMsisdn`` when it is not a possible number for its region.
+    """
+    text = raw.strip()
+    if not text or len(text) > 32:
+        raise InvalidMsisdn(raw)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not text.startswith(("+", "0")) and digits and not digits.startswith("0"):
+        # "254700000101": an international number whose "+" was lost on the way.
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidMsisdn(raw) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidMsisdn(raw)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

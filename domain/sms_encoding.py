@@ -1,0 +1,77 @@
+"""Length of a text as a handset counts it: GSM-7 septets or UCS-2 (UTF-16) units.
+
+Source: 3GPP TS 23.038 §6.2.1 (the GSM 7-bit default alphabet) and §6.2.1.1 (its
+extension table, reached by an escape, so each extension character costs two
+septets). A text with any character outside both tables is sent as UCS-2, where a
+character outside the Basic Multilingual Plane (an emoji) costs two 16-bit units.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+
+
+class Length(NamedTuple):
+    encoding: str  # GSM7 or UCS2
+    units: int  # septets for GSM-7, UTF-16 code units for UCS-2
+
+
+def text_length(text: str) -> Length:
+    """Return the encoding a handset would use for ``text`` and its length in that unit."""
+    septets = 0
+    for ch in text:
+        if ch in GSM7_BASIC:
+            septets += 1
+        elif ch in GSM7_EXTENSION:
+            septets += 2
+        else:
+            return Length(UCS2, utf16_units(text))
+    return Length(GSM7, septets)
+
+
+def utf16_units(text: str) -> int:
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
+def fits(text: str, gsm7_limit: int, ucs2_limit: int) -> bool:
+    """Whether ``text`` fits one screen: ``gsm7_limit`` septets, or ``ucs2_limit``
+    UTF-16 units when any character needs UCS-2."""
+    length = text_length(text)
+    return length.units <= (gsm7_limit if length.encoding == GSM7 else ucs2_limit)
+
+
+#: Single-part capacity and per-part capacity once concatenated (a 6-octet user
+#: data header per part): 3GPP TS 23.040 §9.2.3.24.1.
+CAPACITY = {GSM7: (160, 153), UCS2: (70, 67)}
+
+
+def parts(text: str) -> int:
+    """How many SMS parts ``text`` takes (an empty text still takes one).
+
+    An escape pair (GSM-7 extension character) or a surrogate pair (UCS-2 emoji)
+    is never split across parts, so a part may carry one unit fewer than its
+    capacity.
+    """
+    length = text_length(text)
+    single, multi = CAPACITY[length.encoding]
+    if length.units <= single:
+        return 1
+    count, used = 1, 0
+    for ch in text:
+        if length.encoding == GSM7:
+            cost = 2 if ch in GSM7_EXTENSION else 1
+        else:
+            cost = 2 if ord(ch) > 0xFFFF else 1
+        if used + cost > multi:
+            count, used = count + 1, 0
+        used += cost
+    return count

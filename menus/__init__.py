@@ -1,0 +1,14 @@
+"""USSD menus as data (one module per feature) and the engine that runs them.
+
+Nothing here knows HTTP: the webhook in ``app/ussd.py`` parses the callback and
+hands the engine a ``Caller``.
+"""
+
+from __future__ import annotations
+
+from menus import content, main
+from menus.menu import Menu
+
+#: Every menu of the service, by name. Each menu's machine is built when its
+#: module is imported, once per process.
+MENUS: dict[str, Menu] = {m.name: m for m in (main.MENU, content.MENU)}

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, str_enum
+
+
+class Topic(enum.StrEnum):
+    """The main-menu entries whose screens are categories and articles."""
+
+    POLICIES = "policies"
+    HEALTH = "health"
+    EDUCATION = "education"
+
+
+class Category(Base):
+    __tablename__ = "category"
+    __table_args__ = (UniqueConstraint("topic", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[Topic] = mapped_column(str_enum(Topic), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    translations: Mapped[list[CategoryTranslation]] = relationship(
+        back_populates="category", cascade="all, delete-orphan"
+    )
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="category", cascade="all, delete-orphan"
+    )
+
+
+class CategoryTranslation(Base):
+    __tablename__ = "category_translation"
+    __table_args__ = (UniqueConstraint("category_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(80))
+
+    category: Mapped[Category] = relationship(back_populates="translations")
+
+
+class Article(Base):
+    __tablename__ = "article"
+    __table_args__ = (UniqueConstraint("category_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("category.id", ondelete="CASCADE"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(255), default="")  # who says so: publisher or URL
+
+    category: Mapped[Category] = relationship(back_populates="articles")
+    translations: Mapped[list[ArticleTranslation]] = relationship(
+        back_populates="article", cascade="all, delete-orphan"
+    )
+
+
+class ArticleTranslation(Base):
+    __tablename__ = "article_translation"
+    __table_args__ = (UniqueConstraint("article_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+
+    article: Mapped[Article] = relationship(back_populates="translations")

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UtcDateTime, utcnow
+
+
+class Subscriber(Base):
+    """A phone number that has used the service: one row per E.164 MSISDN."""
+
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(16), unique=True)  # E.164, at most 15 digits
+    language: Mapped[str | None] = mapped_column(String(8))  # None until the caller picks one
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,64 @@
+"""RQ jobs: one place for queue names, one decorator, one way to enqueue.
+
+Jobs take ids, not ORM objects, run inside an app context, and are safe to run
+twice (RQ delivers at least once). With no ``REDIS_URL`` (the embedded
+default) jobs run inline, in the caller's process, at enqueue time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry
+
+#: Queue names, highest priority first (a worker listens in this order).
+SMS = "sms"
+DEFAULT = "default"
+QUEUES = (SMS, DEFAULT)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_worker_app: Flask | None = None
+
+
+def job(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` inside an app context: the caller's when inline, else a fresh
+    one per job in a worker process (so every job gets its own DB session)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if has_app_context():
+            return func(*args, **kwargs)
+        app = _worker_app
+        if app is None:
+            from app import create_app
+
+            app = set_worker_app(create_app())
+        with app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def set_worker_app(app: Flask) -> Flask:
+    global _worker_app
+    _worker_app = app
+    return app
+
+
+def queue(name: str) -> Queue:
+    """The named queue on the app's Redis; synchronous in the embedded default."""
+    from app.redis_store import get_redis
+
+    inline = not current_app.config["REDIS_URL"]
+    return Queue(name, connection=get_redis(), is_async=not inline)
+
+
+def enqueue(name: str, func: Callable[..., Any], *args: Any, retries: int = 3) -> None:
+    """Enqueue ``func(*args)`` on queue ``name``, retried with backoff (10 s, 60 s, 5 min)."""
+    retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
+    queue(name).enqueue(func, *args, retry=retry)
