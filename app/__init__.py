@@ -13,7 +13,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     No app exists at import time; ``wsgi.py`` and the CLI call this.
     """
-    from app import cli, config as settings, db, health, redis_store, simulator, ussd
+    from app import cli, db, health, redis_store, simulator, ussd
+    from app import config as settings
     from domain import content
 
     app = Flask(__name__, instance_path=settings.from_env()["INSTANCE_DIR"])

@@ -34,7 +34,9 @@ def demo_load() -> None:
 
 @click.command()
 @click.argument("msisdn")
-@click.option("--url", default=None, help="The service's /ussd URL (default: http://127.0.0.1:$PORT/ussd).")
+@click.option(
+    "--url", default=None, help="The service's /ussd URL (default: http://127.0.0.1:$PORT/ussd)."
+)
 @click.option("--code", default=None, help="Service code to dial (default: USSD_SERVICE_CODE).")
 def dial(msisdn: str, url: str | None, code: str | None) -> None:
     """A terminal phone: dial the running service over HTTP as the gateway does.
@@ -48,8 +50,13 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
     session_id = f"ATUid_sim_{uuid.uuid4().hex[:16]}"
     inputs: list[str] = []
     while True:
-        form = {"sessionId": session_id, "serviceCode": code, "phoneNumber": msisdn,
-                "networkCode": "63902", "text": "*".join(inputs)}
+        form = {
+            "sessionId": session_id,
+            "serviceCode": code,
+            "phoneNumber": msisdn,
+            "networkCode": "63902",
+            "text": "*".join(inputs),
+        }
         try:
             resp = requests.post(url, data=form, timeout=15)
         except requests.RequestException as exc:

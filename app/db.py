@@ -42,9 +42,9 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def db_session() -> scoped_session[Session]:
-    """The current app's scoped session (``Session`` methods are proxied)."""
-    return current_app.extensions["ngazi_db"]  # type: ignore[no-any-return]
+def db_session() -> Session:
+    """This request's (or job's) session; removed when the app context ends."""
+    return current_app.extensions["ngazi_db"]()  # type: ignore[no-any-return]
 
 
 def alembic_config(url: str) -> Any:

@@ -63,6 +63,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     if app.config["BENCH_ENDPOINT"]:
         # The benchmark's ceiling: the same server, no work.
-        app.add_url_rule("/bench/hello", "bench_hello", lambda: _plain("CON hello"),
-                         methods=["POST"])
-
+        app.add_url_rule(
+            "/bench/hello", "bench_hello", lambda: _plain("CON hello"), methods=["POST"]
+        )

@@ -72,7 +72,7 @@ def category_name(db: Session, category_id: int, language: str) -> str:
             CategoryTranslation.category_id == category_id
         )
     ).all()
-    result = _pick(dict(rows), language)  # type: ignore[arg-type]
+    result = _pick({lang: name for lang, name in rows}, language)
     _cache[key] = result
     return result
 
@@ -112,8 +112,8 @@ def get_article(db: Session, article_id: int, language: str) -> ArticleText | No
     if not rows:
         return None
     by_lang = {lang: (title, body) for lang, title, body in rows}
-    title, body = by_lang.get(language) or by_lang.get(FALLBACK_LANGUAGE) or next(
-        iter(by_lang.values())
+    title, body = (
+        by_lang.get(language) or by_lang.get(FALLBACK_LANGUAGE) or next(iter(by_lang.values()))
     )
     result = ArticleText(article_id, title, body)
     _cache[key] = result

@@ -37,8 +37,12 @@ def load_areas(db: Session, path: Path = DEMO_DIR / "areas.yaml") -> int:
         nonlocal count
         count += 1
         parent_id = parent.id if parent else None
-        area = db.scalar(select(Area).where(Area.name == name, Area.parent_id.is_(parent_id)
-                                            if parent_id is None else Area.parent_id == parent_id))
+        area = db.scalar(
+            select(Area).where(
+                Area.name == name,
+                Area.parent_id.is_(parent_id) if parent_id is None else Area.parent_id == parent_id,
+            )
+        )
         if area is None:
             area = Area(name=name, level=level, parent_id=parent_id, country=country)
             db.add(area)
@@ -79,8 +83,11 @@ def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
                 article.position = apos
                 article.published = True
                 article.source = art.get("source", "")
-                _set_translations(article.translations, ArticleTranslation,
-                                  {"title": art["title"], "body": art["body"]})
+                _set_translations(
+                    article.translations,
+                    ArticleTranslation,
+                    {"title": art["title"], "body": art["body"]},
+                )
                 n_articles += 1
     db.commit()
     content_cache.clear_cache()

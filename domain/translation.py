@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from babel.support import NullTranslations, Translations
-
 from pathlib import Path
+
+from babel.support import NullTranslations, Translations
 
 #: Languages with a Babel catalog under ``locales/``, in the order the language
 #: screen offers them. English is the source language.

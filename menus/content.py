@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 from domain import content
 from domain.sms import queue_sms
 from domain.translation import N_
@@ -100,4 +99,3 @@ MENU = Menu(
         State("sent", article_title, body=sent_body, back="article"),
     ],
 )
-

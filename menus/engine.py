@@ -116,7 +116,9 @@ class Engine:
             return fresh, [], RESTARTED, False
         return fresh, inputs, None, True  # a shortcut dial: *384*1234*1*2#
 
-    def _fresh(self, subscriber_id: int, language: str, where: str, msisdn: str = "") -> SessionState:
+    def _fresh(
+        self, subscriber_id: int, language: str, where: str, msisdn: str = ""
+    ) -> SessionState:
         menu, _, state = where.partition(":")
         return SessionState(msisdn, subscriber_id, language, menu, state)
 

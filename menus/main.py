@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.subscribers import set_language
-from domain.translation import LANGUAGES, NATIVE_NAMES, N_, gettext_for
+from domain.translation import LANGUAGES, N_, NATIVE_NAMES, gettext_for
 from menus.context import Context
 from menus.menu import Effect, Menu, Option, State
 from models import Topic
@@ -27,7 +27,7 @@ def _open_topic(topic: Topic) -> Effect:
     return effect
 
 
-def _language_title(ctx: Context) -> str:
+def _first_language_title(ctx: Context) -> str:
     # Shown before we know the caller's language: say it in all four.
     return "Language/Lugha/Langue/语言"
 
@@ -50,26 +50,29 @@ MENU = Menu(
             "home",
             N_("Ngazi main menu"),
             options=(
-                Option("1", N_("Policies & benefits"), "content:categories",
-                       _open_topic(Topic.POLICIES)),
+                Option(
+                    "1",
+                    N_("Policies & benefits"),
+                    "content:categories",
+                    _open_topic(Topic.POLICIES),
+                ),
                 Option("2", N_("Jobs"), "jobs"),
                 Option("3", N_("Market"), "market"),
-                Option("4", N_("Health advice"), "content:categories",
-                       _open_topic(Topic.HEALTH)),
-                Option("5", N_("Education"), "content:categories",
-                       _open_topic(Topic.EDUCATION)),
+                Option("4", N_("Health advice"), "content:categories", _open_topic(Topic.HEALTH)),
+                Option("5", N_("Education"), "content:categories", _open_topic(Topic.EDUCATION)),
                 Option("6", N_("My household"), "household"),
                 Option("7", N_("Language"), "language"),
             ),
         ),
         # First dial from a number we do not know: pick a language, then home.
-        State("choose_language", _language_title, options=LANGUAGE_OPTIONS),
-        State("language", _language_title, options=LANGUAGE_OPTIONS, back="home"),
-        _coming_soon("jobs", N_("Jobs"),
-                     N_("Jobs near you will be listed here soon.")),
-        _coming_soon("market", N_("Market"),
-                     N_("Selling and buying produce will open here soon.")),
-        _coming_soon("household", N_("My household"),
-                     N_("Your household record will be shown here after a field officer visits.")),
+        State("choose_language", _first_language_title, options=LANGUAGE_OPTIONS),
+        State("language", N_("Language"), options=LANGUAGE_OPTIONS, back="home"),
+        _coming_soon("jobs", N_("Jobs"), N_("Jobs near you will be listed here soon.")),
+        _coming_soon("market", N_("Market"), N_("Selling and buying produce will open here soon.")),
+        _coming_soon(
+            "household",
+            N_("My household"),
+            N_("Your household record will be shown here after a field officer visits."),
+        ),
     ],
 )

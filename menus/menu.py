@@ -129,8 +129,11 @@ class Menu:
                 )
             if st.back is not None:
                 transitions.append(
-                    {"trigger": "back", "source": st.name,
-                     "dest": self.local(self.qualify(st.back))}
+                    {
+                        "trigger": "back",
+                        "source": st.name,
+                        "dest": self.local(self.qualify(st.back)),
+                    }
                 )
             transitions.append(
                 {"trigger": "home", "source": st.name, "dest": self.local("main:home")}

@@ -55,7 +55,9 @@ NEWLINE = size("\n")
 
 # A word, a run of spaces, or one CJK character (Chinese has no spaces between words,
 # so a page may break between any two characters).
-_TOKEN = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\s+|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
+_TOKEN = re.compile(
+    r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\s+|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+"
+)
 
 
 class Page(NamedTuple):
@@ -114,8 +116,9 @@ def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
         header = ""
 
 
-def _blocks(pieces: list[tuple[str, bool, int]], start: int, end: int, header: str,
-            nav: str) -> list[str]:
+def _blocks(
+    pieces: list[tuple[str, bool, int]], start: int, end: int, header: str, nav: str
+) -> list[str]:
     blocks: list[str] = [header] if header else []
     body = "".join(t for t, is_line, _ in pieces[start:end] if not is_line).strip()
     if body:
@@ -126,18 +129,22 @@ def _blocks(pieces: list[tuple[str, bool, int]], start: int, end: int, header: s
     return blocks
 
 
-def _join(pieces: list[tuple[str, bool, int]], start: int, end: int, header: str,
-          nav: str) -> str:
+def _join(pieces: list[tuple[str, bool, int]], start: int, end: int, header: str, nav: str) -> str:
     return "\n".join(_blocks(pieces, start, end, header, nav))
 
 
-def _rest_size(pieces: list[tuple[str, bool, int]], start: int, header: str,
-               nav: str) -> _Size:
+def _rest_size(pieces: list[tuple[str, bool, int]], start: int, header: str, nav: str) -> _Size:
     return size(_join(pieces, start, len(pieces), header, nav))
 
 
-def _fill(pieces: list[tuple[str, bool, int]], start: int, header: str, nav: str,
-          base: _Size, limits: Limits) -> int:
+def _fill(
+    pieces: list[tuple[str, bool, int]],
+    start: int,
+    header: str,
+    nav: str,
+    base: _Size,
+    limits: Limits,
+) -> int:
     """The end index of the longest run from ``start`` that fits with ``nav``."""
     end = start
     while end < len(pieces):

@@ -67,7 +67,5 @@ class SessionStore:
         """Store ``state`` if the stored ``n`` is still ``expected_n``; False if another
         callback got there first."""
         doc = json.dumps(asdict(state), ensure_ascii=False, separators=(",", ":"))
-        ok = self._cas(
-            keys=[KEY_PREFIX + session_id], args=[expected_n, state.n, doc, self._ttl]
-        )
+        ok = self._cas(keys=[KEY_PREFIX + session_id], args=[expected_n, state.n, doc, self._ttl])
         return bool(ok)

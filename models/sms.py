@@ -33,9 +33,7 @@ class OutboundSms(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msisdn: Mapped[str] = mapped_column(String(16), index=True)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[SmsStatus] = mapped_column(
-        str_enum(SmsStatus), default=SmsStatus.QUEUED
-    )
+    status: Mapped[SmsStatus] = mapped_column(str_enum(SmsStatus), default=SmsStatus.QUEUED)
     dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     gateway: Mapped[str | None] = mapped_column(String(32))
     gateway_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -44,4 +42,3 @@ class OutboundSms(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-

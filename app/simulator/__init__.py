@@ -9,8 +9,13 @@ from app.db import db_session
 from domain.phone import InvalidMsisdn, normalise_msisdn
 from domain.sms import inbox
 
-bp = Blueprint("simulator", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/simulator/static")
+bp = Blueprint(
+    "simulator",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/simulator/static",
+)
 
 
 @bp.get("/simulator")
@@ -22,14 +27,24 @@ def page() -> ResponseReturnValue:
 def sms_inbox() -> ResponseReturnValue:
     """``{"msisdn": "+254…", "messages": [{"id", "body", "status", "created_at"}]}``."""
     try:
-        msisdn = normalise_msisdn(request.args.get("msisdn", ""), current_app.config["DEFAULT_REGION"])
+        msisdn = normalise_msisdn(
+            request.args.get("msisdn", ""), current_app.config["DEFAULT_REGION"]
+        )
     except InvalidMsisdn:
         return jsonify(error="msisdn is not a phone number"), 400
     rows = inbox(db_session(), msisdn)
-    return jsonify(msisdn=msisdn, messages=[
-        {"id": r.id, "body": r.body, "status": r.status.value, "created_at": r.created_at.isoformat()}
-        for r in rows
-    ])
+    return jsonify(
+        msisdn=msisdn,
+        messages=[
+            {
+                "id": r.id,
+                "body": r.body,
+                "status": r.status.value,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ],
+    )
 
 
 def init_app(app: Flask) -> None:
