@@ -1,0 +1,68 @@
+# Ngazi. Quick start: `make run`, then `make test`. See README.md.
+PORT ?= 5000
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+MO := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
+PACKAGES := app menus models workers domain
+
+.PHONY: run test lint translations bench worker migrate clean
+
+$(RUN_STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(RUN_STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+## run: install, migrate, load demo data, serve on 127.0.0.1:$(PORT) (and an RQ worker when REDIS_URL is set)
+run: $(RUN_STAMP) $(MO)
+	$(FLASK) migrate
+	$(FLASK) demo load
+	@if [ -n "$$REDIS_URL" ]; then \
+	  trap 'kill 0' EXIT INT TERM; $(FLASK) worker & \
+	  $(FLASK) run --host 127.0.0.1 --port $(PORT); \
+	else \
+	  exec $(FLASK) run --host 127.0.0.1 --port $(PORT); \
+	fi
+
+## test: lint, types, then the suite; with DATABASE_URL/REDIS_URL set, again on the embedded default
+test: $(DEV_STAMP) $(MO) lint
+	$(BIN)/pytest -q
+	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
+	  echo "== embedded default (SQLite, fakeredis, inline jobs) =="; \
+	  env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q; \
+	fi
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## translations: extract messages, update every catalog, compile
+translations: $(RUN_STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output \
+	  --project Ngazi --copyright-holder "Ngazi contributors" -o locales/messages.pot $(PACKAGES)
+	$(BIN)/pybabel -q update -i locales/messages.pot -d locales --no-fuzzy-matching --width 100
+	$(BIN)/pybabel -q compile -d locales --statistics
+
+migrate: $(RUN_STAMP)
+	$(FLASK) migrate
+
+worker: $(RUN_STAMP) $(MO)
+	$(FLASK) worker
+
+## bench: USSD hops/s against a bare endpoint under gunicorn, then p50/p99 at half the maximum
+bench: $(DEV_STAMP) $(MO)
+	$(BIN)/python -m bench.ussd
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
