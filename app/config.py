@@ -37,6 +37,9 @@ def from_env() -> dict[str, Any]:
         # Screen limits, prefix included: GSM 03.38 septets / UCS-2 characters.
         "USSD_GSM7_LIMIT": _int("USSD_GSM7_LIMIT", 160),
         "USSD_UCS2_LIMIT": _int("USSD_UCS2_LIMIT", 70),
+        # Replace characters outside GSM-7 by lookalikes (ê → e) when that keeps a
+        # screen in GSM-7: a French screen then holds 160 characters, not 70.
+        "USSD_GSM7_FOLD": os.environ.get("USSD_GSM7_FOLD", "1") == "1",
         # Input longer than this is absurd for a USSD string (the air interface
         # carries at most 182 characters); answer END instead of parsing it.
         "USSD_MAX_TEXT": _int("USSD_MAX_TEXT", 1000),

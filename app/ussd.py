@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
         MENUS,
         limits=Limits(app.config["USSD_GSM7_LIMIT"], app.config["USSD_UCS2_LIMIT"]),
         default_language=app.config["DEFAULT_LANGUAGE"],
+        fold_to_gsm7=app.config["USSD_GSM7_FOLD"],
     )
     app.extensions["ngazi_ussd_store"] = SessionStore(
         app.extensions["ngazi_redis"], app.config["USSD_SESSION_TTL"]

@@ -75,3 +75,50 @@ def parts(text: str) -> int:
             count, used = count + 1, 0
         used += cost
     return count
+
+
+#: Punctuation a word processor or keyboard puts in that GSM-7 lacks.
+_PUNCTUATION = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2026": "...",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\t": " ",
+}
+
+
+def gsm7_lookalike(text: str) -> str:
+    """Replace each character outside GSM-7 by its GSM-7 lookalike where one exists.
+
+    Letters keep their base letter (``ê`` → ``e``, ``ç`` → ``c``); letters already
+    in GSM-7 keep their accents (``é``, ``è``, ``à``); curly quotes, dashes and
+    the ellipsis become ``'``, ``"``, ``-`` and ``...``. Characters with no
+    lookalike (Chinese, emoji) are left as they are.
+    """
+    import unicodedata
+
+    out: list[str] = []
+    for ch in text:
+        if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+            out.append(ch)
+        elif ch in _PUNCTUATION:
+            out.append(_PUNCTUATION[ch])
+        else:
+            base = unicodedata.normalize("NFD", ch)[0]
+            out.append(base if base != ch and base in GSM7_BASIC else ch)
+    return "".join(out)

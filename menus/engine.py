@@ -18,7 +18,7 @@ from domain.subscribers import start_ussd_session
 from domain.translation import N_, gettext_for
 from menus.context import Context
 from menus.menu import Menu, State
-from menus.screen import Layout, Limits, Page, paginate
+from menus.screen import Layout, Limits, Page, fold_to_gsm7, page_at, paginate
 from menus.session import SessionState, SessionStore
 
 BACK, HOME, MORE = "0", "00", "98"
@@ -52,12 +52,14 @@ class Engine:
         *,
         limits: Limits,
         default_language: str,
+        fold_to_gsm7: bool = True,
         home: str = "main:home",
         first_time: str = "main:choose_language",
     ) -> None:
         self.menus = menus
         self.limits = limits
         self.default_language = default_language
+        self.fold_to_gsm7 = fold_to_gsm7
         self.home = home
         self.first_time = first_time
 
@@ -158,14 +160,17 @@ class Engine:
         if key == HOME:
             return self._fire(state, ctx, "home")
         if key == BACK:
-            if state.page > 0:
-                state.page -= 1
+            pages = self.pages(state, ctx)
+            shown = page_at(pages, state.offset)
+            if shown > 0:
+                state.offset = pages[shown - 1].start
                 return True
             return st.back is not None and self._fire(state, ctx, "back")
         if key == MORE:
             pages = self.pages(state, ctx)
-            if not pages[min(state.page, len(pages) - 1)].last:
-                state.page += 1
+            shown = page_at(pages, state.offset)
+            if not pages[shown].last:
+                state.offset = pages[shown + 1].start
                 return True
             return False
         if st.option(key) is not None:
@@ -190,7 +195,7 @@ class Engine:
 
     def _at(self, qualified: str, state: SessionState, ctx: Context) -> SessionState:
         state.menu, _, state.state = qualified.partition(":")
-        state.page = 0
+        state.offset = 0
         return state
 
     # -- rendering ----------------------------------------------------------------
@@ -211,18 +216,27 @@ class Engine:
         return Layout(title, body, tuple(lines), nav_last, nav_more)
 
     def pages(self, state: SessionState, ctx: Context, banner: str = "") -> tuple[Page, ...]:
+        """The state's pages; a banner (error or notice) takes the title's place."""
         st = self.menus[state.menu].by_name[state.state]
-        prefix = ("END " if st.final else "CON ") + (banner + "\n" if banner else "")
-        return paginate(self.layout(state, ctx), prefix, self.limits)
+        layout = self.layout(state, ctx)
+        if banner:
+            layout = layout._replace(banner=banner)
+        if self.fold_to_gsm7:
+            layout = fold_to_gsm7(layout)
+        return paginate(layout, "END " if st.final else "CON ", self.limits)
 
     def render(self, state: SessionState, ctx: Context, *, invalid: bool = False) -> str:
         """The full answer for ``state``: prefix, one-line notice or error, page."""
         st = self.menus[state.menu].by_name[state.state]
-        banner = ctx.gettext(INVALID) if invalid else ctx.gettext(ctx.notice) if ctx.notice else ""
+        banner = self.banner(ctx, invalid)
         pages = self.pages(state, ctx, banner)
-        state.page = min(state.page, len(pages) - 1)
-        prefix = ("END " if st.final else "CON ") + (banner + "\n" if banner else "")
-        return prefix + pages[state.page].text
+        return ("END " if st.final else "CON ") + pages[page_at(pages, state.offset)].text
+
+    def banner(self, ctx: Context, invalid: bool) -> str:
+        """The one-line error or notice above the screen, translated; "" if none."""
+        if invalid:
+            return ctx.gettext(INVALID)
+        return ctx.gettext(ctx.notice) if ctx.notice else ""
 
     def state(self, qualified: str) -> State:
         menu, _, name = qualified.partition(":")

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION
+from domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION, gsm7_lookalike
 
 
 class Limits(NamedTuple):
@@ -63,6 +63,7 @@ _TOKEN = re.compile(
 class Page(NamedTuple):
     text: str  # without the "CON " prefix
     last: bool
+    start: int  # characters of body and lines before this page: where it starts
 
 
 class Layout(NamedTuple):
@@ -73,13 +74,15 @@ class Layout(NamedTuple):
     lines: tuple[str, ...]  # numbered options and items, one per line
     nav_last: str  # navigation on the last page ("0 Back 00 Home"), may be ""
     nav_more: str  # navigation on every other page ("98 More\n0 Back")
+    banner: str = ""  # a one-line error or notice: heads every page, in the title's place
 
 
 @lru_cache(maxsize=8192)
 def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
     """Split ``layout`` into pages that each fit ``limits`` with ``prefix`` in front.
 
-    The title starts page one; body words flow onto as many pages as needed, then
+    The title (or the banner, when there is one) starts page one and the banner
+    every later page; body words flow onto as many pages as needed, then
     option lines follow, whole. Every page but the last ends with ``nav_more``.
     Returns at least one page. A single option line longer than a screen is
     broken like body text (the journey test keeps content from doing that).
@@ -93,13 +96,26 @@ def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
     pages: list[Page] = []
     base = size(prefix)
     idx = 0
-    header = layout.title
+    header = layout.banner or layout.title
     while True:
         rest_size = _rest_size(pieces, idx, header, layout.nav_last)
         if (base + rest_size).fits(limits):
-            pages.append(Page(_join(pieces, idx, len(pieces), header, layout.nav_last), True))
+            pages.append(
+                Page(
+                    _join(pieces, idx, len(pieces), header, layout.nav_last),
+                    True,
+                    _chars(pieces, idx),
+                )
+            )
             return tuple(pages)
         end = _fill(pieces, idx, header, layout.nav_more, base, limits)
+        if end == idx and header and header != layout.banner:
+            # The title leaves no room for the next line: let it have a page.
+            pages.append(
+                Page(_join(pieces, idx, idx, header, layout.nav_more), False, _chars(pieces, idx))
+            )
+            header = layout.banner
+            continue
         if end == idx:  # one piece wider than a whole screen (a URL, say): cut it
             text, is_line, li = pieces[idx]
             cut = 1
@@ -109,11 +125,26 @@ def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
                 cut += 1
             pieces[idx : idx + 1] = [(text[:cut], is_line, li), (text[cut:], False, -1)]
             end = idx + 1
-        pages.append(Page(_join(pieces, idx, end, header, layout.nav_more), False))
+        pages.append(
+            Page(_join(pieces, idx, end, header, layout.nav_more), False, _chars(pieces, idx))
+        )
         idx = end
         while idx < len(pieces) and not pieces[idx][1] and pieces[idx][0].isspace():
             idx += 1
-        header = ""
+        header = layout.banner
+
+
+def _chars(pieces: list[tuple[str, bool, int]], idx: int) -> int:
+    return sum(len(text) for text, _is_line, _li in pieces[:idx])
+
+
+def page_at(pages: tuple[Page, ...], offset: int) -> int:
+    """The index of the page that shows content character ``offset``."""
+    found = 0
+    for i, page in enumerate(pages):
+        if page.start <= offset:
+            found = i
+    return found
 
 
 def _blocks(
@@ -152,3 +183,21 @@ def _fill(
             break
         end += 1
     return end
+
+
+@lru_cache(maxsize=8192)
+def fold_to_gsm7(layout: Layout) -> Layout:
+    """``layout`` with GSM-7 lookalikes (``ê`` → ``e``) when that makes the whole
+    screen GSM-7, so a French screen gets 160 septets instead of 70 UCS-2 units;
+    otherwise ``layout`` unchanged (Chinese stays as it is)."""
+    folded = Layout(
+        gsm7_lookalike(layout.title),
+        gsm7_lookalike(layout.body),
+        tuple(gsm7_lookalike(line) for line in layout.lines),
+        gsm7_lookalike(layout.nav_last),
+        gsm7_lookalike(layout.nav_more),
+        gsm7_lookalike(layout.banner),
+    )
+    if any(size(text).ucs2 for text in folded[:2] + folded.lines + folded[3:]):
+        return layout
+    return folded

@@ -44,7 +44,7 @@ class SessionState:
     state: str
     n: int = 0
     text: str = ""
-    page: int = 0
+    offset: int = 0  # where the page shown starts, in characters of content
     data: dict[str, Any] = field(default_factory=dict)
     answer: str = ""
 

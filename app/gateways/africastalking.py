@@ -114,7 +114,12 @@ class AfricasTalkingSms:
             raise GatewayUnavailable(f"{code} {recipient.get('status', '')}")
         return SendResult(
             status,
-            message_id=recipient.get("messageId") or None,
+            message_id=_message_id(recipient.get("messageId")),
             cost=recipient.get("cost"),
             failure_reason=None if status is SmsStatus.SENT else recipient.get("status"),
         )
+
+
+def _message_id(raw: object) -> str | None:
+    # The gateway writes the string "None" where it assigned no id (a refused recipient).
+    return None if raw in (None, "", "None") else str(raw)

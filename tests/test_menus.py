@@ -1,0 +1,120 @@
+"""The journey as a graph, and every screen of it in every language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.db import db_session
+from domain import content
+from domain.translation import LANGUAGES, gettext_for
+from menus import MENUS
+from menus.context import Context
+from menus.engine import RESTARTED, Engine
+from menus.screen import page_at, size
+from menus.session import SessionState
+from models import Topic
+
+ROOTS = {"main:home", "main:choose_language"}
+
+
+def _all_states() -> set[str]:
+    return {f"{m.name}:{s.name}" for m in MENUS.values() for s in m.states}
+
+
+def _edges() -> list[tuple[str, str, str]]:
+    return [(f"{m.name}:{src}", trg, dest) for m in MENUS.values() for src, trg, dest in m.edges()]
+
+
+def test_every_destination_exists() -> None:
+    states = _all_states()
+    missing = [(src, dest) for src, _trg, dest in _edges() if dest not in states]
+    assert missing == []
+
+
+def test_every_state_is_reachable_from_a_root() -> None:
+    seen, todo = set(ROOTS), list(ROOTS)
+    while todo:
+        here = todo.pop()
+        for src, _trg, dest in _edges():
+            if src == here and dest not in seen:
+                seen.add(dest)
+                todo.append(dest)
+    assert _all_states() - seen == set()
+
+
+def test_every_non_final_state_has_a_way_back() -> None:
+    for menu in MENUS.values():
+        for st in menu.states:
+            qualified = f"{menu.name}:{st.name}"
+            if qualified in ROOTS or st.final:
+                continue
+            assert st.back is not None, f"{qualified} has no way back"
+
+
+def test_machines_are_shared_without_auto_transitions(dial: Any) -> None:
+    machines = {name: menu.machine for name, menu in MENUS.items()}
+    for menu in MENUS.values():
+        assert not any(t.startswith("to_") for t in menu.machine.events), menu.name
+    dial("s-shared", "")
+    dial("s-shared", "1")
+    dial("s-shared", "1*1")
+    for name, menu in MENUS.items():
+        assert menu.machine is machines[name]  # not rebuilt per request
+        assert menu.machine.models == []  # every session model was removed
+
+
+def _contexts(app: Flask, engine: Engine, language: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (state, data) a caller can reach, with real demo content."""
+    db = db_session()
+    for menu in MENUS.values():
+        for st in menu.states:
+            if menu.name != "content":
+                yield f"{menu.name}:{st.name}", {}
+    for topic in Topic:
+        yield "content:categories", {"topic": topic.value}
+        for cat_id, _name in content.list_categories(db, topic, language):
+            yield "content:articles", {"topic": topic.value, "category": cat_id}
+            for art_id, _title in content.list_articles(db, cat_id, language):
+                data = {"topic": topic.value, "category": cat_id, "article": art_id}
+                yield "content:article", data
+                yield "content:sent", data
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_screen_fits_in_every_language(app: Flask, language: str) -> None:
+    engine: Engine = app.extensions["ngazi_ussd_engine"]
+    limits = engine.limits
+    checked = 0
+    with app.app_context():
+        for qualified, data in _contexts(app, engine, language):
+            menu, _, name = qualified.partition(":")
+            state = SessionState("+254700000101", 1, language, menu, name, data=dict(data))
+            ctx = Context(
+                "s",
+                "+254700000101",
+                1,
+                language,
+                db_session(),
+                gettext_for(language),
+                data=state.data,
+            )
+            for notice in (None, RESTARTED):
+                ctx.notice = notice
+                for invalid in (False, True):
+                    state.offset = 0
+                    while True:
+                        answer = engine.render(state, ctx, invalid=invalid)
+                        assert answer.startswith(("CON ", "END "))
+                        assert size(answer).fits(limits), (qualified, data, answer)
+                        assert "\n\n" not in answer and not answer.endswith("\n")
+                        checked += 1
+                        pages = engine.pages(state, ctx, engine.banner(ctx, invalid))
+                        shown = page_at(pages, state.offset)
+                        if pages[shown].last:
+                            break
+                        state.offset = pages[shown + 1].start
+    assert checked > 400  # 42 demo articles, two or more screens each

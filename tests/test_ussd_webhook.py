@@ -1,0 +1,190 @@
+"""POST /ussd: the gateway's form fields in, status and body out."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.db import db_session
+from models import OutboundSms, Subscriber, UssdSession
+from tests.conftest import SERVICE_CODE
+
+FORM = {
+    "sessionId": "ATUid_t",
+    "serviceCode": SERVICE_CODE,
+    "phoneNumber": "+254700000101",
+    "networkCode": "63902",
+    "text": "",
+}
+
+
+def _without(*names: str, **changes: str) -> dict[str, str]:
+    form = {k: v for k, v in FORM.items() if k not in names}
+    form.update(changes)
+    return form
+
+
+CASES = [
+    # (name, form, status, body starts with)
+    ("first hop", FORM, 200, "CON Language/Lugha/Langue/语言\n1 English"),
+    ("no text field on the first hop", _without("text"), 200, "CON Language"),
+    ("no networkCode", _without("networkCode"), 200, "CON Language"),
+    ("missing sessionId", _without("sessionId"), 400, "Bad request"),
+    ("missing phoneNumber", _without("phoneNumber"), 400, "Bad request"),
+    ("missing serviceCode", _without("serviceCode"), 400, "Bad request"),
+    ("empty sessionId", _without(sessionId="  "), 400, "Bad request"),
+    ("not a phone number", _without(phoneNumber="hello"), 400, "Bad request"),
+    ("NUL byte in text", _without(text="1\x002"), 400, "Bad request"),
+    ("NUL byte in sessionId", _without(sessionId="a\x00b"), 400, "Bad request"),
+    ("huge sessionId", _without(sessionId="s" * 10_000), 400, "Bad request"),
+    ("10,000 characters of text", _without(text="1*" * 5_000), 200, "END Sorry, that was too long"),
+    ("another service code", _without(serviceCode="*384*9999#"), 200, "END This service code"),
+    ("text of stars only", _without(text="***"), 200, "CON Session restarted."),
+    ("emoji and control characters", _without(text="🌽\x07\u202e"), 200, "CON Session restarted."),
+]
+
+
+@pytest.mark.parametrize(("name", "form", "status", "start"), CASES, ids=[c[0] for c in CASES])
+def test_callback_table(
+    client: FlaskClient, name: str, form: dict[str, str], status: int, start: str
+) -> None:
+    resp = client.post("/ussd", data=form)
+    body = resp.get_data(as_text=True)
+    assert (resp.status_code, body[: len(start)]) == (status, start)
+    assert resp.mimetype == "text/plain"
+
+
+def test_get_is_not_allowed(client: FlaskClient) -> None:
+    assert client.get("/ussd").status_code == 405
+
+
+def test_json_body_instead_of_form_is_a_400(client: FlaskClient) -> None:
+    assert client.post("/ussd", json=FORM).status_code == 400
+
+
+def test_phone_formats_are_one_subscriber(app: Flask, dial: Any) -> None:
+    for i, phone in enumerate(["254700000109", " 254700000109", "0700000109", "+254700000109"]):
+        assert dial(f"fmt{i}", "", msisdn=phone).status_code == 200
+    with app.app_context():
+        assert db_session().scalars(select(Subscriber.msisdn)).all() == ["+254700000109"]
+
+
+def test_language_choice_is_remembered_for_the_next_dial(dial: Any) -> None:
+    dial("a", "")
+    assert (
+        dial("a", "2").get_data(as_text=True).startswith("CON Menyu kuu ya Ngazi\n1 Sera na mafao")
+    )
+    nxt = dial("b", "").get_data(as_text=True)
+    assert nxt.startswith("CON Menyu kuu ya Ngazi")
+
+
+def test_language_can_be_changed_from_the_main_menu(dial: Any) -> None:
+    dial("a", "")
+    dial("a", "1")
+    assert dial("a", "1*7").get_data(as_text=True).startswith("CON Language\n1 English")
+    assert dial("a", "1*7*3").get_data(as_text=True).startswith("CON Menu principal Ngazi")
+
+
+def test_retry_of_the_same_hop_gets_the_same_answer_and_no_second_sms(
+    app: Flask, dial: Any
+) -> None:
+    path = ["", "1", "1*1", "1*1*1", "1*1*1*1"]
+    for text in path:
+        dial("r", text)
+    first = dial("r", "1*1*1*1*1").get_data(as_text=True)
+    again = dial("r", "1*1*1*1*1").get_data(as_text=True)
+    assert first == again
+    assert "We are sending this to your phone by SMS." in first
+    with app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(OutboundSms)) == 1
+
+
+def test_late_copy_of_an_earlier_hop_gets_the_current_screen(dial: Any) -> None:
+    dial("late", "")
+    dial("late", "1")
+    current = dial("late", "1*1").get_data(as_text=True)
+    assert dial("late", "1").get_data(as_text=True) == current
+
+
+def test_concurrent_copies_of_one_callback_have_one_effect(
+    app: Flask, client: FlaskClient, dial: Any
+) -> None:
+    for text in ["", "1", "1*1", "1*1*1", "1*1*1*1"]:
+        dial("c", text)
+    answers: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def post() -> None:
+        c = app.test_client()
+        barrier.wait()
+        form = dict(FORM, sessionId="c", text="1*1*1*1*1")
+        answers.append(c.post("/ussd", data=form).get_data(as_text=True))
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(answers)) == 1 and answers[0].startswith("CON ")
+    with app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(OutboundSms)) == 1
+
+
+def test_shortcut_dial_walks_the_path(dial: Any) -> None:
+    body = dial("sc", "1*2").get_data(as_text=True)
+    # *384*1234*1*2#: Policies & benefits, second category (English for a new caller).
+    assert body.startswith("CON Health insurance\n1 ")
+
+
+def test_shortcut_dial_with_an_invalid_step_lands_home_with_a_notice(dial: Any) -> None:
+    body = dial("sc2", "3*1*2", msisdn="+254700000108").get_data(as_text=True)
+    assert body.startswith("CON Session restarted.\n1 Policies & benefits")
+
+
+def test_state_lost_mid_session_restarts_at_home_with_a_notice(app: Flask, dial: Any) -> None:
+    dial("lost", "")
+    dial("lost", "1")
+    dial("lost", "1*1")
+    app.extensions["ngazi_redis"].flushdb()  # Redis restarted
+    body = dial("lost", "1*1*1").get_data(as_text=True)
+    assert body.startswith("CON Session restarted.\n1 Policies & benefits")
+    # ...and the session goes on from there.
+    assert dial("lost", "1*1*1*4").get_data(as_text=True).startswith("CON Health advice\n1 ")
+
+
+def test_session_row_written_once_per_session(app: Flask, dial: Any) -> None:
+    for text in ["", "1", "1*1"]:
+        dial("once", text)
+    with app.app_context():
+        rows = db_session().scalars(select(UssdSession)).all()
+        assert [(r.session_id, r.msisdn, r.service_code, r.network_code) for r in rows] == [
+            ("once", "+254700000101", SERVICE_CODE, "63902")
+        ]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"REDIS_URL": "redis://127.0.0.1:1/0"},  # nothing listens on port 1
+        {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    ],
+    ids=["redis down", "database down"],
+)
+def test_backing_service_down_answers_busy_not_500(
+    base_config: dict[str, Any], override: dict[str, str]
+) -> None:
+    from app import create_app
+
+    app = create_app({**base_config, **override})
+    resp = app.test_client().post("/ussd", data=FORM)
+    assert (resp.status_code, resp.get_data(as_text=True)) == (
+        200,
+        "END Service busy, please try again in a few minutes.",
+    )
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503 and health.get_json()["status"] == "degraded"
