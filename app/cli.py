@@ -7,6 +7,7 @@ import uuid
 import click
 import requests
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from app.db import db_session
 from domain import demo
@@ -24,6 +25,7 @@ def demo_group() -> None:
 
 
 @demo_group.command("load")
+@with_appcontext
 def demo_load() -> None:
     """Load administrative areas and content in four languages (idempotent)."""
     db = db_session()
@@ -38,6 +40,7 @@ def demo_load() -> None:
     "--url", default=None, help="The service's /ussd URL (default: http://127.0.0.1:$PORT/ussd)."
 )
 @click.option("--code", default=None, help="Service code to dial (default: USSD_SERVICE_CODE).")
+@with_appcontext
 def dial(msisdn: str, url: str | None, code: str | None) -> None:
     """A terminal phone: dial the running service over HTTP as the gateway does.
 
@@ -79,6 +82,7 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker on every Ngazi queue, with the scheduler (for retries)."""
     from rq import Worker

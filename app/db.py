@@ -7,7 +7,7 @@ app context, so a request or a job never sees another's objects.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from flask import Flask, current_app
@@ -43,8 +43,12 @@ def make_engine(url: str) -> Engine:
 
 
 def db_session() -> Session:
-    """This request's (or job's) session; removed when the app context ends."""
-    return current_app.extensions["ngazi_db"]()  # type: ignore[no-any-return]
+    """This request's (or job's) session; removed when the app context ends.
+
+    It is the scoped-session proxy: the ``Session`` is only created when first
+    used, so a USSD hop that never touches the database pays nothing for it.
+    """
+    return cast(Session, current_app.extensions["ngazi_db"])
 
 
 def alembic_config(url: str) -> Any:

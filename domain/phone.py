@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -9,6 +11,7 @@ class InvalidMsisdn(ValueError):
     """The text is not a possible phone number."""
 
 
+@lru_cache(maxsize=65536)  # a session sends the same number on every hop
 def normalise_msisdn(raw: str, default_region: str = "KE") -> str:
     """Return ``raw`` as E.164 (``"+254700000101"``).
 

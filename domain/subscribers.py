@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from domain.translation import LANGUAGES
 from models import Subscriber, UssdSession
+from models.base import utcnow
 
 
 class SessionStart(NamedTuple):
@@ -18,23 +20,23 @@ class SessionStart(NamedTuple):
     seen_before: bool  # this sessionId was already recorded: its Redis state was lost
 
 
-def get_or_create_subscriber(db: Session, msisdn: str) -> Subscriber:
-    """Return the subscriber for an E.164 ``msisdn``, creating it on first contact.
+def _insert(db: Session, model: type) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` for the session's database (PostgreSQL or SQLite)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return pg_insert(model)
+    return sqlite_insert(model)
 
-    Safe under concurrency: a duplicate insert by a racing request is caught
-    and the winner's row returned.
-    """
-    sub = db.scalar(select(Subscriber).where(Subscriber.msisdn == msisdn))
-    if sub is not None:
-        return sub
-    try:
-        with db.begin_nested():
-            sub = Subscriber(msisdn=msisdn)
-            db.add(sub)
-    except IntegrityError:
-        sub = db.scalar(select(Subscriber).where(Subscriber.msisdn == msisdn))
-        assert sub is not None
-    return sub
+
+def get_or_create_subscriber(db: Session, msisdn: str) -> tuple[int, str | None]:
+    """Return ``(subscriber id, language)`` for an E.164 ``msisdn``, creating the
+    subscriber on first contact. One statement, safe under concurrency (an
+    upsert). Does not commit."""
+    stmt = _insert(db, Subscriber).values(msisdn=msisdn, opted_out=False, first_seen=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Subscriber.msisdn], set_={"msisdn": stmt.excluded.msisdn}
+    ).returning(Subscriber.id, Subscriber.language)
+    row = db.execute(stmt).one()
+    return row.id, row.language
 
 
 def start_ussd_session(
@@ -43,25 +45,25 @@ def start_ussd_session(
     """Record the first callback of a session (for which Redis holds no state).
 
     Returns the caller's subscriber id and language, and whether the session was
-    recorded before, which means its state in Redis was lost. Commits.
+    recorded before, which means its state in Redis was lost. Two statements and
+    a commit: this runs on the first hop of every session.
     """
-    sub = get_or_create_subscriber(db, msisdn)
-    seen = db.scalar(select(UssdSession.id).where(UssdSession.session_id == session_id))
-    if seen is None:
-        try:
-            with db.begin_nested():
-                db.add(
-                    UssdSession(
-                        session_id=session_id,
-                        msisdn=msisdn,
-                        service_code=service_code,
-                        network_code=network_code,
-                    )
-                )
-        except IntegrityError:
-            seen = 0  # a concurrent copy of this first callback recorded it
+    subscriber_id, language = get_or_create_subscriber(db, msisdn)
+    stmt = (
+        _insert(db, UssdSession)
+        .values(
+            session_id=session_id,
+            msisdn=msisdn,
+            service_code=service_code,
+            network_code=network_code,
+            started_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
+        .returning(UssdSession.id)
+    )
+    inserted = db.execute(stmt).first()
     db.commit()
-    return SessionStart(sub.id, sub.language, seen is not None)
+    return SessionStart(subscriber_id, language, inserted is None)
 
 
 def set_language(db: Session, subscriber_id: int, language: str) -> None:

@@ -88,6 +88,7 @@ class Engine:
             state.language = ctx.language
             state.n, state.text = len(inputs), caller.text
             state.answer = self.render(state, ctx, invalid=bool(error))
+            state.banner = self.banner(ctx, invalid=bool(error))
             if store.save(caller.session_id, state, stored_n):
                 return state.answer
         raise RuntimeError(f"session {caller.session_id} kept changing under us")
@@ -149,6 +150,7 @@ class Engine:
             error = "" if self.step(state, ctx, key.strip()) else "invalid"
             if error and strict:
                 return "restart"
+            state.banner = ctx.gettext(INVALID) if error else ""
         return error
 
     # -- one input ----------------------------------------------------------------
@@ -160,14 +162,14 @@ class Engine:
         if key == HOME:
             return self._fire(state, ctx, "home")
         if key == BACK:
-            pages = self.pages(state, ctx)
+            pages = self.pages(state, ctx, state.banner)
             shown = page_at(pages, state.offset)
             if shown > 0:
                 state.offset = pages[shown - 1].start
                 return True
             return st.back is not None and self._fire(state, ctx, "back")
         if key == MORE:
-            pages = self.pages(state, ctx)
+            pages = self.pages(state, ctx, state.banner)
             shown = page_at(pages, state.offset)
             if not pages[shown].last:
                 state.offset = pages[shown + 1].start

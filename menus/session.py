@@ -9,7 +9,7 @@ answers what the winner answered.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -45,6 +45,7 @@ class SessionState:
     n: int = 0
     text: str = ""
     offset: int = 0  # where the page shown starts, in characters of content
+    banner: str = ""  # the error or notice line shown with it: "98" and "0" page what was seen
     data: dict[str, Any] = field(default_factory=dict)
     answer: str = ""
 
@@ -66,6 +67,7 @@ class SessionStore:
     def save(self, session_id: str, state: SessionState, expected_n: int) -> bool:
         """Store ``state`` if the stored ``n`` is still ``expected_n``; False if another
         callback got there first."""
-        doc = json.dumps(asdict(state), ensure_ascii=False, separators=(",", ":"))
+        # vars(), not dataclasses.asdict(): no deep copy of a document we only serialise.
+        doc = json.dumps(vars(state), ensure_ascii=False, separators=(",", ":"))
         ok = self._cas(keys=[KEY_PREFIX + session_id], args=[expected_n, state.n, doc, self._ttl])
         return bool(ok)

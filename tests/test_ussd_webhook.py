@@ -188,3 +188,23 @@ def test_backing_service_down_answers_busy_not_500(
     )
     health = app.test_client().get("/healthz")
     assert health.status_code == 503 and health.get_json()["status"] == "degraded"
+
+
+@pytest.mark.parametrize("language", ["1", "2", "3", "4"])
+def test_more_is_accepted_wherever_it_is_offered(dial: Any, language: str) -> None:
+    """Walk every page of a long article, press 98 past the end, then keep pressing
+    98 and 0: whenever a screen offers "98", the next 98 is not an invalid choice."""
+    invalid = {"1": "Invalid choice", "2": "Chaguo si sahihi", "3": "Choix invalide",
+               "4": "选择无效"}[language]
+    more = {"1": "\n98 More", "2": "\n98 Zaidi", "3": "\n98 Suite", "4": "\n98 更多"}[language]
+    inputs = [language, "1", "1", "1"]
+    body = ""
+    for text in ["*".join(inputs[:i]) for i in range(len(inputs) + 1)]:
+        body = dial(f"more{language}", text).get_data(as_text=True)
+    for key in ["98"] * 6 + ["0"] * 3 + ["98"] * 6:
+        offered = more in body
+        inputs.append(key)
+        body = dial(f"more{language}", "*".join(inputs)).get_data(as_text=True)
+        if key == "98" and offered:
+            assert not body.startswith(f"CON {invalid}"), inputs
+    assert body.startswith("CON ")
