@@ -194,8 +194,12 @@ def test_backing_service_down_answers_busy_not_500(
 def test_more_is_accepted_wherever_it_is_offered(dial: Any, language: str) -> None:
     """Walk every page of a long article, press 98 past the end, then keep pressing
     98 and 0: whenever a screen offers "98", the next 98 is not an invalid choice."""
-    invalid = {"1": "Invalid choice", "2": "Chaguo si sahihi", "3": "Choix invalide",
-               "4": "选择无效"}[language]
+    invalid = {
+        "1": "Invalid choice",
+        "2": "Chaguo si sahihi",
+        "3": "Choix invalide",
+        "4": "选择无效",
+    }[language]
     more = {"1": "\n98 More", "2": "\n98 Zaidi", "3": "\n98 Suite", "4": "\n98 更多"}[language]
     inputs = [language, "1", "1", "1"]
     body = ""
