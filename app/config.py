@@ -50,6 +50,8 @@ def from_env() -> dict[str, Any]:
         "AT_API_KEY": os.environ.get("AT_API_KEY", ""),
         "AT_SMS_BASE_URL": os.environ.get("AT_SMS_BASE_URL", ""),
         "AT_SENDER_ID": os.environ.get("AT_SENDER_ID", ""),
+        # A gateway callback is a few hundred bytes: refuse bodies past this (413).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
     }

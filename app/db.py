@@ -6,6 +6,7 @@ app context, so a request or a job never sees another's objects.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,12 +69,20 @@ def upgrade(url: str) -> None:
 
 
 def ping() -> bool:
+    """Whether the database answers and its schema is at the newest migration."""
     try:
         with current_app.extensions["ngazi_engine"].connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception:
         return False
+    return bool(current == _head())
+
+
+@cache
+def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def init_app(app: Flask) -> None:

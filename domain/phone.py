@@ -22,6 +22,8 @@ def normalise_msisdn(raw: str, default_region: str = "KE") -> str:
     Raises ``InvalidMsisdn`` when it is not a possible number for its region.
     """
     text = raw.strip()
+    if text[:3].upper() == "%2B":  # a "+" percent-encoded twice on the way
+        text = "+" + text[3:]
     if not text or len(text) > 32:
         raise InvalidMsisdn(raw)
     digits = "".join(ch for ch in text if ch.isdigit())

@@ -18,30 +18,40 @@ from models import OutboundSms, SmsStatus
 class Queued(NamedTuple):
     id: int
     created: bool  # False: the dedup key had been used, nothing new was queued
+    pending: bool  # still waiting to be sent: enqueue the send job (it runs once)
 
 
 def queue_sms(db: Session, *, msisdn: str, body: str, dedup_key: str | None) -> Queued:
     """Insert an outbound SMS in ``queued`` state and commit.
 
-    ``dedup_key`` names the effect that wants the message (e.g.
-    ``"ussd:<sessionId>:<hop>"``); the same key twice returns the first row
-    with ``created=False``. The caller enqueues the send job only when created.
+    ``dedup_key`` names the effect that wants the message (``Context.effect_key``);
+    the same key twice returns the first row with ``created=False``. The caller
+    enqueues the send job whenever ``pending``: enqueuing can fail after the row
+    is committed (Redis away), and the job claims the row, so a second enqueue
+    sends nothing twice.
     """
     if dedup_key is not None:
-        existing = db.scalar(select(OutboundSms.id).where(OutboundSms.dedup_key == dedup_key))
-        if existing is not None:
-            return Queued(existing, False)
+        found = _by_key(db, dedup_key)
+        if found is not None:
+            return found
     row = OutboundSms(msisdn=msisdn, body=body, status=SmsStatus.QUEUED, dedup_key=dedup_key)
     try:
         with db.begin_nested():
             db.add(row)
     except IntegrityError:
-        existing = db.scalar(select(OutboundSms.id).where(OutboundSms.dedup_key == dedup_key))
-        assert existing is not None
         db.commit()
-        return Queued(existing, False)
+        found = _by_key(db, dedup_key or "")
+        assert found is not None
+        return found
     db.commit()
-    return Queued(row.id, True)
+    return Queued(row.id, True, True)
+
+
+def _by_key(db: Session, dedup_key: str) -> Queued | None:
+    row = db.execute(
+        select(OutboundSms.id, OutboundSms.status).where(OutboundSms.dedup_key == dedup_key)
+    ).first()
+    return None if row is None else Queued(row.id, False, row.status == SmsStatus.QUEUED)
 
 
 def inbox(db: Session, msisdn: str, limit: int = 20) -> list[OutboundSms]:

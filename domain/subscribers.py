@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -13,11 +13,13 @@ from domain.translation import LANGUAGES
 from models import Subscriber, UssdSession
 from models.base import utcnow
 
+MAX_FIRST_TEXT = 200
+
 
 class SessionStart(NamedTuple):
     subscriber_id: int
     language: str | None  # None: the caller has not picked one yet
-    seen_before: bool  # this sessionId was already recorded: its Redis state was lost
+    lost: bool  # this session was recorded before: its state in Redis was lost
 
 
 def _insert(db: Session, model: type) -> Any:
@@ -40,13 +42,20 @@ def get_or_create_subscriber(db: Session, msisdn: str) -> tuple[int, str | None]
 
 
 def start_ussd_session(
-    db: Session, *, session_id: str, msisdn: str, service_code: str, network_code: str | None
+    db: Session,
+    *,
+    session_id: str,
+    msisdn: str,
+    service_code: str,
+    network_code: str | None,
+    text: str,
 ) -> SessionStart:
     """Record the first callback of a session (for which Redis holds no state).
 
-    Returns the caller's subscriber id and language, and whether the session was
-    recorded before, which means its state in Redis was lost. Two statements and
-    a commit: this runs on the first hop of every session.
+    Returns the caller's subscriber id and language, and whether the session's
+    state was lost: it was recorded before by a callback with another ``text``
+    (a copy of the first callback, racing this one, is not a loss). Two
+    statements and a commit on the first hop of every session.
     """
     subscriber_id, language = get_or_create_subscriber(db, msisdn)
     stmt = (
@@ -56,14 +65,21 @@ def start_ussd_session(
             msisdn=msisdn,
             service_code=service_code,
             network_code=network_code,
+            first_text=text[:MAX_FIRST_TEXT],
             started_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
         .returning(UssdSession.id)
     )
     inserted = db.execute(stmt).first()
+    lost = False
+    if inserted is None:
+        first = db.scalar(
+            select(UssdSession.first_text).where(UssdSession.session_id == session_id)
+        )
+        lost = first != text[:MAX_FIRST_TEXT]
     db.commit()
-    return SessionStart(subscriber_id, language, inserted is None)
+    return SessionStart(subscriber_id, language, lost)
 
 
 def set_language(db: Session, subscriber_id: int, language: str) -> None:

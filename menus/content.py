@@ -55,7 +55,11 @@ def sent_body(ctx: Context) -> str:
 
 
 def send_article_by_sms(ctx: Context) -> None:
-    """Queue the article as an SMS to the caller, once per session and hop."""
+    """Queue the article as an SMS to the caller, once per session and path."""
+    ctx.run(_queue_article_sms)
+
+
+def _queue_article_sms(ctx: Context) -> None:
     from workers import SMS, enqueue
     from workers.sms import send_sms
 
@@ -66,9 +70,9 @@ def send_article_by_sms(ctx: Context) -> None:
         ctx.db,
         msisdn=ctx.msisdn,
         body=f"{art.title}: {art.body}",
-        dedup_key=f"ussd:{ctx.session_id}:{ctx.hop}",
+        dedup_key=ctx.effect_key(),
     )
-    if queued.created:
+    if queued.pending:  # new, or queued before but its job may never have been enqueued
         enqueue(SMS, send_sms, queued.id)
 
 

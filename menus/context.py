@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,9 @@ class Context:
     """One caller's session, for the duration of one callback.
 
     ``data`` is kept in the session between callbacks (JSON-serialisable values
-    only); ``hop`` counts the inputs taken so far, so effects can name themselves
-    idempotently (``f"ussd:{session_id}:{hop}"``).
+    only); ``history`` is the gateway's input history and ``hop`` the number of
+    inputs taken so far, so an effect can name itself (``effect_key()``) and run
+    once however often its callback arrives.
     """
 
     session_id: str
@@ -25,8 +27,31 @@ class Context:
     db: Session
     gettext: Callable[[str], str]
     data: dict[str, Any] = field(default_factory=dict)
+    history: str = ""
     hop: int = 0
     notice: str | None = None  # msgid shown once on the next screen
+    # Effects waiting for a shortcut replay to prove valid: (effect, hop, data then).
+    deferred: list[tuple[Callable[[Context], None], int, dict[str, Any]]] | None = None
 
-    def _(self, msgid: str) -> str:
-        return self.gettext(msgid)
+    def effect_key(self) -> str:
+        """A name for the effect of the input being handled, unique to this session
+        and the path that led to it: ``"ussd:" + 32 hex digits``."""
+        path = "*".join(self.history.split("*")[: self.hop])
+        digest = hashlib.blake2b(f"{self.session_id}|{self.hop}|{path}".encode(), digest_size=16)
+        return "ussd:" + digest.hexdigest()
+
+    def run(self, effect: Callable[[Context], None]) -> None:
+        """Run ``effect`` now, or keep it for ``run_deferred`` during a replay."""
+        if self.deferred is None:
+            effect(self)
+        else:
+            self.deferred.append((effect, self.hop, dict(self.data)))
+
+    def run_deferred(self) -> None:
+        """Run the kept effects in order, each with the hop and data it saw."""
+        pending, self.deferred = self.deferred or [], None
+        hop, data = self.hop, self.data
+        for effect, at_hop, at_data in pending:
+            self.hop, self.data = at_hop, at_data
+            effect(self)
+        self.hop, self.data = hop, data

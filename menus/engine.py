@@ -9,25 +9,40 @@ added for the callback and removed after it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from domain.sms_encoding import gsm7_lookalike
 from domain.subscribers import start_ussd_session
 from domain.translation import N_, gettext_for
 from menus.context import Context
 from menus.menu import Menu, State
-from menus.screen import Layout, Limits, Page, fold_to_gsm7, page_at, paginate
+from menus.screen import Layout, Limits, Page, compose, fold_to_gsm7, page_at, paginate, size
 from menus.session import SessionState, SessionStore
 
 BACK, HOME, MORE = "0", "00", "98"
+
+#: A caller types one input per callback; more than this many new inputs at once
+#: is not a person typing (a shortcut dial has a few) and restarts at home.
+MAX_INPUTS_PER_CALLBACK = 12
+#: Compare-and-set attempts before answering the newest stored screen.
+MAX_ATTEMPTS = 5
+
+INVALID_INPUT, RESTART = "invalid", "restart"
+FOREIGN_SESSION = "END Sorry, this session cannot be continued. Please dial again."
+BUSY = "END Service busy, please try again in a few minutes."
 
 INVALID = N_("Invalid choice. Try again.")
 RESTARTED = N_("Session restarted.")
 MSG_MORE = N_("More")
 MSG_BACK = N_("Back")
 MSG_HOME = N_("Home")
+
+
+log = logging.getLogger(__name__)
 
 
 class _Model:
@@ -72,26 +87,33 @@ class Engine:
         no effect twice; a racing copy loses the compare-and-set and answers what
         the winner stored.
         """
-        inputs = caller.text.split("*") if caller.text else []
-        for _attempt in range(3):
+        inputs = [_normal_key(k) for k in caller.text.split("*")] if caller.text else []
+        saved: SessionState | None = None
+        for _attempt in range(MAX_ATTEMPTS):
             saved, stored_n = store.load(caller.session_id)
-            if saved is not None and caller.text == saved.text:
-                return saved.answer
-            if saved is not None and _is_prefix(caller.text, saved.text):
-                return saved.answer  # a late copy of an earlier callback
+            if saved is not None and saved.msisdn != caller.msisdn:
+                log.warning("session %s reused by another number", caller.session_id)
+                return FOREIGN_SESSION
+            if saved is not None and (
+                caller.text == saved.text or _is_prefix(caller.text, saved.text)
+            ):
+                return saved.answer  # a repeat, or a late copy of an earlier callback
             state, todo, notice, strict = self._resume(caller, saved, inputs, db)
             ctx = self._context(caller, state, db, notice)
             error = self._run(state, ctx, todo, strict)
-            if error == "restart":
-                state = self._at(self.home, state, ctx)
+            if error == RESTART:  # nothing of the failed path sticks, its language neither
+                state = self._at(self.home, state)
                 ctx.notice, error = RESTARTED, ""
+                ctx.language, ctx.gettext = state.language, gettext_for(state.language)
+            ctx.run_deferred()
             state.language = ctx.language
             state.n, state.text = len(inputs), caller.text
             state.answer = self.render(state, ctx, invalid=bool(error))
-            state.banner = self.banner(ctx, invalid=bool(error))
             if store.save(caller.session_id, state, stored_n):
                 return state.answer
-        raise RuntimeError(f"session {caller.session_id} kept changing under us")
+        # Copies of this session's callbacks kept racing each other; the gateway
+        # shows the newest stored screen, which is what the caller saw last.
+        return saved.answer if saved is not None else BUSY
 
     def _resume(
         self, caller: Caller, saved: SessionState | None, inputs: list[str], db: Session
@@ -99,29 +121,33 @@ class Engine:
         """The state to act from, the inputs still to act on, a notice, and whether
         an invalid input should restart rather than re-show (shortcut replay)."""
         if saved is not None:
-            if caller.text.startswith(saved.text + "*") or not saved.text:
-                return saved, inputs[saved.n :], None, False
-            # The history changed under us: act as if the state were lost.
-            return self._fresh(saved.subscriber_id, saved.language, self.home), [], RESTARTED, False
+            todo = inputs[saved.n :]
+            if (not saved.text or caller.text.startswith(saved.text + "*")) and len(
+                todo
+            ) <= MAX_INPUTS_PER_CALLBACK:
+                return saved, todo, None, False
+            # The history changed, or jumped further than a caller can type between
+            # two callbacks: start again at home rather than guess.
+            fresh = self._fresh(saved.msisdn, saved.subscriber_id, saved.language, self.home)
+            return fresh, [], RESTARTED, False
         start = start_ussd_session(
             db,
             session_id=caller.session_id,
             msisdn=caller.msisdn,
             service_code=caller.service_code,
             network_code=caller.network_code,
+            text=caller.text,
         )
         language = start.language or self.default_language
         if not inputs:
             where = self.home if start.language else self.first_time
-            return self._fresh(start.subscriber_id, language, where, caller.msisdn), [], None, False
-        fresh = self._fresh(start.subscriber_id, language, self.home, caller.msisdn)
-        if start.seen_before:  # Redis lost this session's state
-            return fresh, [], RESTARTED, False
+            return self._fresh(caller.msisdn, start.subscriber_id, language, where), [], None, False
+        fresh = self._fresh(caller.msisdn, start.subscriber_id, language, self.home)
+        if start.lost or len(inputs) > MAX_INPUTS_PER_CALLBACK:
+            return fresh, [], RESTARTED, False  # Redis lost this session's state
         return fresh, inputs, None, True  # a shortcut dial: *384*1234*1*2#
 
-    def _fresh(
-        self, subscriber_id: int, language: str, where: str, msisdn: str = ""
-    ) -> SessionState:
+    def _fresh(self, msisdn: str, subscriber_id: int, language: str, where: str) -> SessionState:
         menu, _, state = where.partition(":")
         return SessionState(msisdn, subscriber_id, language, menu, state)
 
@@ -136,21 +162,29 @@ class Engine:
             db=db,
             gettext=gettext_for(state.language),
             data=state.data,
+            history=caller.text,
             hop=state.n,
             notice=notice,
         )
 
     def _run(self, state: SessionState, ctx: Context, todo: list[str], strict: bool) -> str:
-        """Apply each input in turn; return "" or the last input's error."""
+        """Apply each input in turn; return "", INVALID_INPUT or RESTART.
+
+        In a shortcut replay (``strict``) the effects wait until every input has
+        proved valid, so a path that ends in an error has done nothing.
+        """
         error = ""
+        if strict:
+            ctx.deferred = []
         for key in todo:
             ctx.hop += 1
             if self.menus[state.menu].by_name[state.state].final:
-                return "restart" if strict else "invalid"
-            error = "" if self.step(state, ctx, key.strip()) else "invalid"
+                error = INVALID_INPUT
+            else:
+                error = "" if self.step(state, ctx, key) else INVALID_INPUT
             if error and strict:
-                return "restart"
-            state.banner = ctx.gettext(INVALID) if error else ""
+                ctx.deferred = None  # drop the effects of a path that went wrong
+                return RESTART
         return error
 
     # -- one input ----------------------------------------------------------------
@@ -162,14 +196,14 @@ class Engine:
         if key == HOME:
             return self._fire(state, ctx, "home")
         if key == BACK:
-            pages = self.pages(state, ctx, state.banner)
+            pages = self.pages(state, ctx)
             shown = page_at(pages, state.offset)
             if shown > 0:
                 state.offset = pages[shown - 1].start
                 return True
             return st.back is not None and self._fire(state, ctx, "back")
         if key == MORE:
-            pages = self.pages(state, ctx, state.banner)
+            pages = self.pages(state, ctx)
             shown = page_at(pages, state.offset)
             if not pages[shown].last:
                 state.offset = pages[shown + 1].start
@@ -177,7 +211,7 @@ class Engine:
             return False
         if st.option(key) is not None:
             return self._fire(state, ctx, "choose", key=key)
-        if st.items is not None and key.isdigit() and len(key) <= 4:
+        if st.items is not None and key.isascii() and key.isdigit() and len(key) <= 4:
             items = st.items.load(ctx)
             if 1 <= int(key) <= len(items):
                 return self._fire(state, ctx, "pick", item=items[int(key) - 1][0])
@@ -192,10 +226,10 @@ class Engine:
         finally:
             menu.machine.remove_model(model)
         if moved:
-            self._at(menu.qualify(model.state), state, ctx)
+            self._at(menu.qualify(model.state), state)
         return moved
 
-    def _at(self, qualified: str, state: SessionState, ctx: Context) -> SessionState:
+    def _at(self, qualified: str, state: SessionState) -> SessionState:
         state.menu, _, state.state = qualified.partition(":")
         state.offset = 0
         return state
@@ -215,24 +249,31 @@ class Engine:
                 body = _(st.empty)
         nav_last = "" if st.final else _nav(st, _)
         nav_more = f"{MORE} {_(MSG_MORE)}\n{BACK} {_(MSG_BACK)}"
-        return Layout(title, body, tuple(lines), nav_last, nav_more)
+        reserve = (_(INVALID), _(RESTARTED))
+        layout = Layout(title, body, tuple(lines), nav_last, nav_more, reserve)
+        return fold_to_gsm7(layout) if self.fold_to_gsm7 else layout
 
-    def pages(self, state: SessionState, ctx: Context, banner: str = "") -> tuple[Page, ...]:
-        """The state's pages; a banner (error or notice) takes the title's place."""
+    def pages(self, state: SessionState, ctx: Context) -> tuple[Page, ...]:
+        """The state's pages, in the caller's language; the same whether or not
+        an error or notice is shown above them."""
         st = self.menus[state.menu].by_name[state.state]
-        layout = self.layout(state, ctx)
-        if banner:
-            layout = layout._replace(banner=banner)
-        if self.fold_to_gsm7:
-            layout = fold_to_gsm7(layout)
-        return paginate(layout, "END " if st.final else "CON ", self.limits)
+        return paginate(self.layout(state, ctx), "END " if st.final else "CON ", self.limits)
 
     def render(self, state: SessionState, ctx: Context, *, invalid: bool = False) -> str:
-        """The full answer for ``state``: prefix, one-line notice or error, page."""
+        """The full answer for ``state``: prefix, header line, the page shown.
+
+        The header is the one-line error or notice when there is one (in the
+        title's place), else the title on the first page.
+        """
         st = self.menus[state.menu].by_name[state.state]
+        layout = self.layout(state, ctx)
+        pages = paginate(layout, "END " if st.final else "CON ", self.limits)
+        shown = page_at(pages, state.offset)
         banner = self.banner(ctx, invalid)
-        pages = self.pages(state, ctx, banner)
-        return ("END " if st.final else "CON ") + pages[page_at(pages, state.offset)].text
+        if banner and self.fold_to_gsm7 and layout.reserve and not size(layout.reserve[0]).ucs2:
+            banner = gsm7_lookalike(banner)
+        header = banner or (layout.title if shown == 0 else "")
+        return ("END " if st.final else "CON ") + compose(header, pages[shown])
 
     def banner(self, ctx: Context, invalid: bool) -> str:
         """The one-line error or notice above the screen, translated; "" if none."""
@@ -249,6 +290,15 @@ def _nav(st: State, gettext: Callable[[str], str]) -> str:
     if st.back is None:
         return ""
     return f"{BACK} {gettext(MSG_BACK)} {HOME} {gettext(MSG_HOME)}"
+
+
+def _normal_key(key: str) -> str:
+    """One input as typed: spaces trimmed, leading zeros dropped from a number
+    ("01" is 1) except the reserved 0 and 00."""
+    key = key.strip()
+    if key.isascii() and key.isdigit() and key.startswith("0") and key.strip("0"):
+        return key.lstrip("0")
+    return key
 
 
 def _is_prefix(text: str, of: str) -> bool:

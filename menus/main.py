@@ -10,10 +10,13 @@ from models import Topic
 
 
 def _set_language(code: str) -> Effect:
-    def effect(ctx: Context) -> None:
+    def store(ctx: Context) -> None:
         set_language(ctx.db, ctx.subscriber_id, code)
+
+    def effect(ctx: Context) -> None:
         ctx.language = code
         ctx.gettext = gettext_for(code)
+        ctx.run(store)
 
     effect.__name__ = f"set_language_{code}"
     return effect

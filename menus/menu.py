@@ -2,7 +2,9 @@
 
 A feature declares one ``Menu`` in ``menus/<feature>.py``. Destinations are a
 state of the same menu (``"articles"``) or of another (``"main:home"``). Effects
-are small named functions run when an option is taken. ``Menu.machine`` is the
+are small named functions run when an option is taken; what they do outside the
+session (write the database, send an SMS) goes through ``ctx.run(...)``, so a
+shortcut replay can hold it back until the whole path proves valid. ``Menu.machine`` is the
 ``transitions`` machine for the menu, built once and shared by every session.
 """
 

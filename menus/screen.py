@@ -54,14 +54,15 @@ def size(text: str) -> _Size:
 NEWLINE = size("\n")
 
 # A word, a run of spaces, or one CJK character (Chinese has no spaces between words,
-# so a page may break between any two characters).
-_TOKEN = re.compile(
-    r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|\s+|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+"
-)
+# so a page may break between any two characters); closing punctuation stays with
+# what it closes, so no page starts with "。" or "，".
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_CLOSING = "，。、；：？！）」』》〉】,.;:?!)"
+_TOKEN = re.compile(rf"[{_CJK}][{_CLOSING}]*|\s+|[^\s{_CJK}]+[{_CLOSING}]*")
 
 
 class Page(NamedTuple):
-    text: str  # without the "CON " prefix
+    text: str  # content and navigation, without the header line or the "CON " prefix
     last: bool
     start: int  # characters of body and lines before this page: where it starts
 
@@ -69,73 +70,85 @@ class Page(NamedTuple):
 class Layout(NamedTuple):
     """What a state shows, already translated."""
 
-    title: str
+    title: str  # heads the first page
     body: str
     lines: tuple[str, ...]  # numbered options and items, one per line
     nav_last: str  # navigation on the last page ("0 Back 00 Home"), may be ""
     nav_more: str  # navigation on every other page ("98 More\n0 Back")
-    banner: str = ""  # a one-line error or notice: heads every page, in the title's place
+    reserve: tuple[str, ...] = ()  # banners (error, notice) any page must have room for
 
 
 @lru_cache(maxsize=8192)
 def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
     """Split ``layout`` into pages that each fit ``limits`` with ``prefix`` in front.
 
-    The title (or the banner, when there is one) starts page one and the banner
-    every later page; body words flow onto as many pages as needed, then
-    option lines follow, whole. Every page but the last ends with ``nav_more``.
-    Returns at least one page. A single option line longer than a screen is
-    broken like body text (the journey test keeps content from doing that).
+    Body words flow onto as many pages as needed, then option lines follow,
+    whole. Every page but the last ends with ``nav_more``. The first page has
+    room for the title, and every page for any one of ``reserve``, so a banner
+    shown in the title's place (or above a later page) never moves a page
+    break: the caller sees the same page with or without it. Returns at least
+    one page. A single word or line wider than a screen is cut.
     """
-    pieces: list[tuple[str, bool, int]] = []  # (text, is_line_start, line index or -1)
+    pieces: list[tuple[str, bool]] = []  # (text, is an option line)
     if layout.body:
-        pieces.extend((tok, False, -1) for tok in _TOKEN.findall(layout.body))
-    for i, line in enumerate(layout.lines):
-        pieces.append((line, True, i))
+        pieces.extend((tok, False) for tok in _TOKEN.findall(layout.body))
+    pieces.extend((line, True) for line in layout.lines)
+
+    base = size(prefix)
+    first_headers = (layout.title, *layout.reserve)
+    rest_headers = layout.reserve or ("",)
+
+    def fits(start: int, end: int, headers: tuple[str, ...], nav: str) -> bool:
+        return all(
+            (base + size(_join(pieces, start, end, header, nav))).fits(limits) for header in headers
+        )
 
     pages: list[Page] = []
-    base = size(prefix)
     idx = 0
-    header = layout.banner or layout.title
+    headers = first_headers
     while True:
-        rest_size = _rest_size(pieces, idx, header, layout.nav_last)
-        if (base + rest_size).fits(limits):
+        if fits(idx, len(pieces), headers, layout.nav_last):
             pages.append(
                 Page(
-                    _join(pieces, idx, len(pieces), header, layout.nav_last),
-                    True,
-                    _chars(pieces, idx),
+                    _join(pieces, idx, len(pieces), "", layout.nav_last), True, _chars(pieces, idx)
                 )
             )
             return tuple(pages)
-        end = _fill(pieces, idx, header, layout.nav_more, base, limits)
-        if end == idx and header and header != layout.banner:
+        end = idx
+        while end < len(pieces) and fits(idx, end + 1, headers, layout.nav_more):
+            end += 1
+        if (
+            end == idx
+            and headers is first_headers
+            and fits(idx, idx + 1, rest_headers, layout.nav_more)
+        ):
             # The title leaves no room for the next line: let it have a page.
             pages.append(
-                Page(_join(pieces, idx, idx, header, layout.nav_more), False, _chars(pieces, idx))
+                Page(_join(pieces, idx, idx, "", layout.nav_more), False, _chars(pieces, idx))
             )
-            header = layout.banner
+            headers = rest_headers
             continue
         if end == idx:  # one piece wider than a whole screen (a URL, say): cut it
-            text, is_line, li = pieces[idx]
+            text, is_line = pieces[idx]
             cut = 1
-            while cut < len(text) and (
-                base + size(_join([(text[: cut + 1], is_line, li)], 0, 1, header, layout.nav_more))
-            ).fits(limits):
+            while cut < len(text) and all(
+                (base + size(_join([(text[: cut + 1], is_line)], 0, 1, h, layout.nav_more))).fits(
+                    limits
+                )
+                for h in headers
+            ):
                 cut += 1
-            pieces[idx : idx + 1] = [(text[:cut], is_line, li), (text[cut:], False, -1)]
+            pieces[idx : idx + 1] = [(text[:cut], is_line), (text[cut:], False)]
             end = idx + 1
-        pages.append(
-            Page(_join(pieces, idx, end, header, layout.nav_more), False, _chars(pieces, idx))
-        )
+        pages.append(Page(_join(pieces, idx, end, "", layout.nav_more), False, _chars(pieces, idx)))
         idx = end
         while idx < len(pieces) and not pieces[idx][1] and pieces[idx][0].isspace():
             idx += 1
-        header = layout.banner
+        headers = rest_headers
 
 
-def _chars(pieces: list[tuple[str, bool, int]], idx: int) -> int:
-    return sum(len(text) for text, _is_line, _li in pieces[:idx])
+def _chars(pieces: list[tuple[str, bool]], idx: int) -> int:
+    return sum(len(text) for text, _is_line in pieces[:idx])
 
 
 def page_at(pages: tuple[Page, ...], offset: int) -> int:
@@ -147,42 +160,20 @@ def page_at(pages: tuple[Page, ...], offset: int) -> int:
     return found
 
 
-def _blocks(
-    pieces: list[tuple[str, bool, int]], start: int, end: int, header: str, nav: str
-) -> list[str]:
+def compose(header: str, page: Page) -> str:
+    """A page's text under its header line (title, error or notice), if any."""
+    return f"{header}\n{page.text}" if header and page.text else header or page.text
+
+
+def _join(pieces: list[tuple[str, bool]], start: int, end: int, header: str, nav: str) -> str:
     blocks: list[str] = [header] if header else []
-    body = "".join(t for t, is_line, _ in pieces[start:end] if not is_line).strip()
+    body = "".join(t for t, is_line in pieces[start:end] if not is_line).strip()
     if body:
         blocks.append(body)
-    blocks.extend(t for t, is_line, _ in pieces[start:end] if is_line)
+    blocks.extend(t for t, is_line in pieces[start:end] if is_line)
     if nav:
         blocks.append(nav)
-    return blocks
-
-
-def _join(pieces: list[tuple[str, bool, int]], start: int, end: int, header: str, nav: str) -> str:
-    return "\n".join(_blocks(pieces, start, end, header, nav))
-
-
-def _rest_size(pieces: list[tuple[str, bool, int]], start: int, header: str, nav: str) -> _Size:
-    return size(_join(pieces, start, len(pieces), header, nav))
-
-
-def _fill(
-    pieces: list[tuple[str, bool, int]],
-    start: int,
-    header: str,
-    nav: str,
-    base: _Size,
-    limits: Limits,
-) -> int:
-    """The end index of the longest run from ``start`` that fits with ``nav``."""
-    end = start
-    while end < len(pieces):
-        if not (base + size(_join(pieces, start, end + 1, header, nav))).fits(limits):
-            break
-        end += 1
-    return end
+    return "\n".join(blocks)
 
 
 @lru_cache(maxsize=8192)
@@ -196,8 +187,16 @@ def fold_to_gsm7(layout: Layout) -> Layout:
         tuple(gsm7_lookalike(line) for line in layout.lines),
         gsm7_lookalike(layout.nav_last),
         gsm7_lookalike(layout.nav_more),
-        gsm7_lookalike(layout.banner),
+        tuple(gsm7_lookalike(text) for text in layout.reserve),
     )
-    if any(size(text).ucs2 for text in folded[:2] + folded.lines + folded[3:]):
+    texts = (
+        folded.title,
+        folded.body,
+        *folded.lines,
+        folded.nav_last,
+        folded.nav_more,
+        *folded.reserve,
+    )
+    if any(size(text).ucs2 for text in texts):
         return layout
     return folded

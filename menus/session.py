@@ -45,7 +45,6 @@ class SessionState:
     n: int = 0
     text: str = ""
     offset: int = 0  # where the page shown starts, in characters of content
-    banner: str = ""  # the error or notice line shown with it: "98" and "0" page what was seen
     data: dict[str, Any] = field(default_factory=dict)
     answer: str = ""
 

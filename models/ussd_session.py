@@ -23,4 +23,7 @@ class UssdSession(Base):
     msisdn: Mapped[str] = mapped_column(String(16), index=True)
     service_code: Mapped[str] = mapped_column(String(32))
     network_code: Mapped[str | None] = mapped_column(String(8))
+    # The first callback's text (a shortcut dial's inputs): a copy of that callback
+    # is a retry, not a session whose state was lost.
+    first_text: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -112,7 +112,7 @@ def test_every_screen_fits_in_every_language(app: Flask, language: str) -> None:
                         assert size(answer).fits(limits), (qualified, data, answer)
                         assert "\n\n" not in answer and not answer.endswith("\n")
                         checked += 1
-                        pages = engine.pages(state, ctx, engine.banner(ctx, invalid))
+                        pages = engine.pages(state, ctx)
                         shown = page_at(pages, state.offset)
                         if pages[shown].last:
                             break

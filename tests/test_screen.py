@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from menus.screen import Layout, Limits, paginate, size
+from menus.screen import Layout, Limits, compose, page_at, paginate, size
 
 LIMITS = Limits(160, 70)
 NAV_MORE = "98 More\n0 Back"
@@ -17,7 +17,7 @@ def _fits(text: str, limits: Limits = LIMITS) -> bool:
 
 def test_short_screen_is_one_page() -> None:
     pages = paginate(Layout("Menu", "", ("1 One", "2 Two"), NAV_LAST, NAV_MORE), "CON ", LIMITS)
-    assert [p.text for p in pages] == ["Menu\n1 One\n2 Two\n0 Back 00 Home"]
+    assert [compose("Menu", p) for p in pages] == ["Menu\n1 One\n2 Two\n0 Back 00 Home"]
     assert pages[0].last
 
 
@@ -28,9 +28,9 @@ def test_long_body_splits_between_words_and_every_page_fits() -> None:
     )
     assert len(pages) > 3
     seen: list[str] = []
-    for page in pages:
-        assert _fits("CON " + page.text)
-        body = page.text.removeprefix("Title\n").split("\n98 More")[0].split("\n1 Send")[0]
+    for i, page in enumerate(pages):
+        assert _fits("CON " + compose("Title" if i == 0 else "", page))
+        body = page.text.split("\n98 More")[0].split("\n1 Send")[0]
         seen += body.split()
     assert seen == words  # nothing lost, nothing cut, nothing repeated
     assert all(p.text.endswith(NAV_MORE) for p in pages[:-1])
@@ -43,10 +43,10 @@ def test_chinese_breaks_between_characters_at_the_ucs2_limit() -> None:
         Layout("现金补助", body, (), "0 返回 00 主页", "98 更多\n0 返回"), "CON ", LIMITS
     )
     assert len(pages) >= 2
-    assert all(len("CON " + p.text) <= 70 for p in pages)
-    joined = "".join(
-        re.sub(r"^现金补助\n|\n98 更多\n0 返回$|\n0 返回 00 主页$", "", p.text) for p in pages
+    assert all(
+        len("CON " + compose("现金补助" if i == 0 else "", p)) <= 70 for i, p in enumerate(pages)
     )
+    joined = "".join(re.sub(r"\n98 更多\n0 返回$|\n0 返回 00 主页$", "", p.text) for p in pages)
     assert joined == body
 
 
@@ -66,17 +66,24 @@ def test_option_lines_are_never_split() -> None:
 def test_a_word_wider_than_the_screen_is_cut_rather_than_lost() -> None:
     url = "https://example.org/" + "q" * 300
     pages = paginate(Layout("T", url, (), NAV_LAST, NAV_MORE), "CON ", LIMITS)
-    assert all(_fits("CON " + p.text) for p in pages)
-    assert (
-        "".join(
-            p.text.replace("T\n", "", 1) if i == 0 else p.text for i, p in enumerate(pages)
-        ).count("q")
-        == 300
-    )
+    assert all(_fits("CON " + compose("T" if i == 0 else "", p)) for i, p in enumerate(pages))
+    assert "".join(p.text for p in pages).count("q") == 300
 
 
 @pytest.mark.parametrize("limits", [Limits(160, 70), Limits(120, 50), Limits(182, 91)])
 def test_limits_are_settings(limits: Limits) -> None:
     body = "Plain words for people with little schooling. " * 10
-    for page in paginate(Layout("T", body, (), NAV_LAST, NAV_MORE), "CON ", limits):
-        assert _fits("CON " + page.text, limits)
+    for i, page in enumerate(paginate(Layout("T", body, (), NAV_LAST, NAV_MORE), "CON ", limits)):
+        assert _fits("CON " + compose("T" if i == 0 else "", page), limits)
+
+
+def test_a_banner_never_moves_a_page_break() -> None:
+    body = "Give ORS and zinc when a child has diarrhoea, and keep feeding. " * 8
+    banners = ("Invalid choice. Try again.", "Session restarted.")
+    layout = Layout("ORS and zinc", body, ("1 Send",), NAV_LAST, NAV_MORE, banners)
+    pages = paginate(layout, "CON ", LIMITS)
+    assert len(pages) >= 3
+    for i, page in enumerate(pages):
+        for header in (("ORS and zinc",) if i == 0 else ("",)) + banners:
+            assert _fits("CON " + compose(header, page)), (i, header)
+        assert page_at(pages, page.start) == i

@@ -49,14 +49,18 @@ def parse_ussd(form: Mapping[str, str], default_region: str) -> UssdRequest:
     if len(session_id) > MAX_SESSION_ID or len(service_code) > 32:
         raise BadCallback("sessionId or serviceCode too long")
     text = form.get("text") or ""
-    if any("\x00" in v for v in (session_id, service_code, phone, text)):
+    network = (form.get("networkCode") or "").strip()
+    if any("\x00" in v for v in (session_id, service_code, phone, text, network)):
         raise BadCallback("NUL byte in a field")
     try:
         msisdn = normalise_msisdn(phone, default_region)
     except InvalidMsisdn as exc:
         raise BadCallback(f"phoneNumber {phone!r} is not a phone number") from exc
-    network = (form.get("networkCode") or "").strip()[:8] or None
-    return UssdRequest(session_id, service_code, msisdn, network, text.strip())
+    # MCC + MNC, 5 or 6 digits (ITU-T E.212); anything else is not worth keeping.
+    network_code = (
+        network if network.isascii() and network.isdigit() and len(network) <= 6 else None
+    )
+    return UssdRequest(session_id, service_code, msisdn, network_code, text.strip())
 
 
 #: Per-recipient ``statusCode`` of the bulk SMS API → our status, or None where

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import db_session
 from domain.phone import InvalidMsisdn, normalise_msisdn
@@ -32,7 +33,11 @@ def sms_inbox() -> ResponseReturnValue:
         )
     except InvalidMsisdn:
         return jsonify(error="msisdn is not a phone number"), 400
-    rows = inbox(db_session(), msisdn)
+    try:
+        rows = inbox(db_session(), msisdn)
+    except SQLAlchemyError:
+        db_session().rollback()
+        return jsonify(error="the database is not available"), 503
     return jsonify(
         msisdn=msisdn,
         messages=[

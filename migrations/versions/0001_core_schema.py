@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 11:22:34.685157
+Create Date: 2026-11-29 11:40:16.411047
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('msisdn', sa.String(length=16), nullable=False),
     sa.Column('service_code', sa.String(length=32), nullable=False),
     sa.Column('network_code', sa.String(length=8), nullable=True),
+    sa.Column('first_text', sa.String(length=200), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ussd_session')),
     sa.UniqueConstraint('session_id', name=op.f('uq_ussd_session_session_id'))
