@@ -30,6 +30,7 @@ class Context:
     history: str = ""
     hop: int = 0
     notice: str | None = None  # msgid shown once on the next screen
+    language_chosen: str | None = None  # set when the caller picks a language
     # Effects waiting for a shortcut replay to prove valid: (effect, hop, data then).
     deferred: list[tuple[Callable[[Context], None], int, dict[str, Any]]] | None = None
 

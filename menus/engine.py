@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from domain.sms_encoding import gsm7_lookalike
-from domain.subscribers import start_ussd_session
+from domain.subscribers import get_or_create_subscriber
 from domain.translation import N_, gettext_for
 from menus.context import Context
 from menus.menu import Menu, State
 from menus.screen import Layout, Limits, Page, compose, fold_to_gsm7, page_at, paginate, size
-from menus.session import SessionState, SessionStore
+from menus.session import KnownCaller, Loaded, SessionState, SessionStore
 
 BACK, HOME, MORE = "0", "00", "98"
 
@@ -90,7 +90,8 @@ class Engine:
         inputs = [_normal_key(k) for k in caller.text.split("*")] if caller.text else []
         saved: SessionState | None = None
         for _attempt in range(MAX_ATTEMPTS):
-            saved, stored_n = store.load(caller.session_id)
+            loaded = store.load(caller.session_id, caller.msisdn)
+            saved = loaded.state
             if saved is not None and saved.msisdn != caller.msisdn:
                 log.warning("session %s reused by another number", caller.session_id)
                 return FOREIGN_SESSION
@@ -98,54 +99,57 @@ class Engine:
                 caller.text == saved.text or _is_prefix(caller.text, saved.text)
             ):
                 return saved.answer  # a repeat, or a late copy of an earlier callback
-            state, todo, notice, strict = self._resume(caller, saved, inputs, db)
+            state, todo, notice, strict, known = self._resume(caller, loaded, inputs, db)
             ctx = self._context(caller, state, db, notice)
             error = self._run(state, ctx, todo, strict)
             if error == RESTART:  # nothing of the failed path sticks, its language neither
                 state = self._at(self.home, state)
                 ctx.notice, error = RESTARTED, ""
                 ctx.language, ctx.gettext = state.language, gettext_for(state.language)
+                ctx.language_chosen = None
             ctx.run_deferred()
+            if ctx.language_chosen:  # stored in the database: cache it too
+                known = KnownCaller(state.subscriber_id, ctx.language_chosen)
             state.language = ctx.language
             state.n, state.text = len(inputs), caller.text
             state.answer = self.render(state, ctx, invalid=bool(error))
-            if store.save(caller.session_id, state, stored_n):
+            if store.save(caller.session_id, state, loaded.n, caller=known):
                 return state.answer
         # Copies of this session's callbacks kept racing each other; the gateway
         # shows the newest stored screen, which is what the caller saw last.
         return saved.answer if saved is not None else BUSY
 
     def _resume(
-        self, caller: Caller, saved: SessionState | None, inputs: list[str], db: Session
-    ) -> tuple[SessionState, list[str], str | None, bool]:
-        """The state to act from, the inputs still to act on, a notice, and whether
-        an invalid input should restart rather than re-show (shortcut replay)."""
+        self, caller: Caller, loaded: Loaded, inputs: list[str], db: Session
+    ) -> tuple[SessionState, list[str], str | None, bool, KnownCaller | None]:
+        """The state to act from, the inputs still to act on, a notice, whether an
+        invalid input should restart rather than re-show (a shortcut replay), and
+        the caller to cache when the database was asked."""
+        saved = loaded.state
         if saved is not None:
             todo = inputs[saved.n :]
             if (not saved.text or caller.text.startswith(saved.text + "*")) and len(
                 todo
             ) <= MAX_INPUTS_PER_CALLBACK:
-                return saved, todo, None, False
+                return saved, todo, None, False, None
             # The history changed, or jumped further than a caller can type between
             # two callbacks: start again at home rather than guess.
             fresh = self._fresh(saved.msisdn, saved.subscriber_id, saved.language, self.home)
-            return fresh, [], RESTARTED, False
-        start = start_ussd_session(
-            db,
-            session_id=caller.session_id,
-            msisdn=caller.msisdn,
-            service_code=caller.service_code,
-            network_code=caller.network_code,
-            text=caller.text,
-        )
-        language = start.language or self.default_language
+            return fresh, [], RESTARTED, False, None
+        known, to_cache = loaded.caller, None
+        if known is None:  # first contact, or the cache expired
+            subscriber_id, language = get_or_create_subscriber(db, caller.msisdn)
+            db.commit()
+            known = to_cache = KnownCaller(subscriber_id, language)
+        language = known.language or self.default_language
         if not inputs:
-            where = self.home if start.language else self.first_time
-            return self._fresh(caller.msisdn, start.subscriber_id, language, where), [], None, False
-        fresh = self._fresh(caller.msisdn, start.subscriber_id, language, self.home)
-        if start.lost or len(inputs) > MAX_INPUTS_PER_CALLBACK:
-            return fresh, [], RESTARTED, False  # Redis lost this session's state
-        return fresh, inputs, None, True  # a shortcut dial: *384*1234*1*2#
+            where = self.home if known.language else self.first_time
+            fresh = self._fresh(caller.msisdn, known.subscriber_id, language, where)
+            return fresh, [], None, False, to_cache
+        fresh = self._fresh(caller.msisdn, known.subscriber_id, language, self.home)
+        if loaded.state_may_be_lost or len(inputs) > MAX_INPUTS_PER_CALLBACK:
+            return fresh, [], RESTARTED, False, to_cache
+        return fresh, inputs, None, True, to_cache  # a shortcut dial: *384*1234*1*2#
 
     def _fresh(self, msisdn: str, subscriber_id: int, language: str, where: str) -> SessionState:
         menu, _, state = where.partition(":")

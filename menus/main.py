@@ -14,7 +14,7 @@ def _set_language(code: str) -> Effect:
         set_language(ctx.db, ctx.subscriber_id, code)
 
     def effect(ctx: Context) -> None:
-        ctx.language = code
+        ctx.language = ctx.language_chosen = code
         ctx.gettext = gettext_for(code)
         ctx.run(store)
 

@@ -3,20 +3,30 @@
 The state is one small JSON document. Saves are compare-and-set on ``n`` (the
 number of inputs taken), in one Lua script, so two copies of the same callback
 racing each other cannot both advance the session: the loser reloads and
-answers what the winner answered.
+answers what the winner answered. A returning caller's subscriber id and
+language are cached beside it, so a session never needs the database unless
+something is written there.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
 KEY_PREFIX = "ngazi:ussd:session:"
+#: Cached ``"<subscriber id>:<language>"`` per MSISDN, so a returning caller's
+#: session starts without touching the database.
+CALLER_PREFIX = "ngazi:ussd:caller:"
+CALLER_TTL = 7 * 24 * 3600
+#: When this Redis started holding our data (set once; gone with the data).
+SINCE_KEY = "ngazi:ussd:since"
 
-# KEYS[1] session key; ARGV: expected n (-1: key must not exist), new JSON, TTL s.
+# KEYS[1] session key, KEYS[2] caller key; ARGV: expected n (-1: key must not
+# exist), new n, new JSON, session TTL s, caller value ("" to leave it), caller TTL s.
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'n')
 local expected = tonumber(ARGV[1])
@@ -25,8 +35,23 @@ if (cur == false and expected ~= -1) or (cur ~= false and tonumber(cur) ~= expec
 end
 redis.call('HSET', KEYS[1], 'n', ARGV[2], 'doc', ARGV[3])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[5], 'EX', tonumber(ARGV[6]))
+end
 return 1
 """
+
+
+class KnownCaller(NamedTuple):
+    subscriber_id: int
+    language: str | None  # None until the caller picks one
+
+
+class Loaded(NamedTuple):
+    state: SessionState | None
+    n: int  # the stored n, -1 when there is no state
+    caller: KnownCaller | None  # from the cache; None when not cached
+    state_may_be_lost: bool  # this Redis holds our data for less than a session's TTL
 
 
 @dataclass
@@ -50,23 +75,54 @@ class SessionState:
 
 
 class SessionStore:
+    """Session state, and the caller cache that rides along with it: one round
+    trip to load (pipelined), one to save (a Lua script)."""
+
     def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
         self._redis = client
         self._ttl = ttl_seconds
         self._cas = client.register_script(_CAS)
 
-    def load(self, session_id: str) -> tuple[SessionState | None, int]:
-        """Return the state and its ``n`` as stored (-1 when there is none)."""
-        raw = self._redis.hget(KEY_PREFIX + session_id, "doc")
-        if raw is None:
-            return None, -1
-        doc = json.loads(raw)
-        return SessionState(**doc), int(doc["n"])
+    def load(self, session_id: str, msisdn: str) -> Loaded:
+        """The session's state, the cached caller, and whether a session's state
+        could have been lost: when the marker of this Redis's data is younger than a
+        session can live, a first callback that carries inputs may belong to a session
+        that started before (a restart, a failover, a flush)."""
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(KEY_PREFIX + session_id, "doc")
+        pipe.get(CALLER_PREFIX + msisdn)
+        pipe.set(SINCE_KEY, now, nx=True, get=True)
+        raw, cached, since = pipe.execute()
+        state = None
+        if raw is not None:
+            doc = json.loads(raw)
+            state = SessionState(**doc)
+        caller = None
+        if cached is not None:
+            sid, _, lang = cached.decode().partition(":")
+            caller = KnownCaller(int(sid), lang or None)
+        young = since is None or now - float(since) < self._ttl
+        return Loaded(state, state.n if state else -1, caller, young)
 
-    def save(self, session_id: str, state: SessionState, expected_n: int) -> bool:
-        """Store ``state`` if the stored ``n`` is still ``expected_n``; False if another
-        callback got there first."""
+    def save(
+        self,
+        session_id: str,
+        state: SessionState,
+        expected_n: int,
+        *,
+        caller: KnownCaller | None,
+    ) -> bool:
+        """Store ``state`` if the stored ``n`` is still ``expected_n`` (False if another
+        callback got there first), and refresh the caller cache with ``caller``."""
         # vars(), not dataclasses.asdict(): no deep copy of a document we only serialise.
         doc = json.dumps(vars(state), ensure_ascii=False, separators=(",", ":"))
-        ok = self._cas(keys=[KEY_PREFIX + session_id], args=[expected_n, state.n, doc, self._ttl])
+        cached = f"{caller.subscriber_id}:{caller.language or ''}" if caller else ""
+        ok = self._cas(
+            keys=[KEY_PREFIX + session_id, CALLER_PREFIX + state.msisdn],
+            args=[expected_n, state.n, doc, self._ttl, cached, CALLER_TTL],
+        )
         return bool(ok)
+
+    def forget_caller(self, msisdn: str) -> None:
+        self._redis.delete(CALLER_PREFIX + msisdn)

@@ -11,7 +11,6 @@ from models.base import Base
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.sms import OutboundSms, SmsStatus
 from models.subscriber import Subscriber
-from models.ussd_session import UssdSession
 
 __all__ = [
     "Area",
@@ -25,5 +24,4 @@ __all__ = [
     "SmsStatus",
     "Subscriber",
     "Topic",
-    "UssdSession",
 ]

@@ -10,8 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import create_app
 from app.db import db_session
-from models import OutboundSms, Subscriber, UssdSession
+from models import OutboundSms, Subscriber
 from tests.conftest import SERVICE_CODE
 
 FORM = {
@@ -157,14 +158,24 @@ def test_state_lost_mid_session_restarts_at_home_with_a_notice(app: Flask, dial:
     assert dial("lost", "1*1*1*4").get_data(as_text=True).startswith("CON Health advice\n1 ")
 
 
-def test_session_row_written_once_per_session(app: Flask, dial: Any) -> None:
-    for text in ["", "1", "1*1"]:
-        dial("once", text)
-    with app.app_context():
-        rows = db_session().scalars(select(UssdSession)).all()
-        assert [(r.session_id, r.msisdn, r.service_code, r.network_code) for r in rows] == [
-            ("once", "+254700000101", SERVICE_CODE, "63902")
-        ]
+def test_a_returning_caller_needs_no_database(
+    app: Flask, dial: Any, base_config: dict[str, Any]
+) -> None:
+    dial("first", "")
+    dial("first", "1")  # English, the default language: still a choice to remember
+    dial("again", "")
+    dial("again", "7")
+    dial("again", "7*2")  # Kiswahili, stored in the database and cached in Redis
+    # The same Redis, a database that is down: the returning caller is served.
+    down = create_app({**base_config, "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:1/none"})
+    down.extensions["ngazi_redis"] = app.extensions["ngazi_redis"]
+    down.extensions["ngazi_ussd_store"] = app.extensions["ngazi_ussd_store"]
+    form = dict(FORM, sessionId="second", text="")
+    body = down.test_client().post("/ussd", data=form).get_data(as_text=True)
+    assert body.startswith("CON Menyu kuu ya Ngazi")
+    form["text"] = "2"
+    body = down.test_client().post("/ussd", data=form).get_data(as_text=True)
+    assert body.startswith("CON Kazi\n")
 
 
 @pytest.mark.parametrize(
@@ -176,17 +187,17 @@ def test_session_row_written_once_per_session(app: Flask, dial: Any) -> None:
     ids=["redis down", "database down"],
 )
 def test_backing_service_down_answers_busy_not_500(
-    base_config: dict[str, Any], override: dict[str, str]
+    app: Flask,  # empties Redis: the caller is not cached
+    base_config: dict[str, Any],
+    override: dict[str, str],
 ) -> None:
-    from app import create_app
-
-    app = create_app({**base_config, **override})
-    resp = app.test_client().post("/ussd", data=FORM)
+    broken = create_app({**base_config, **override})
+    resp = broken.test_client().post("/ussd", data=FORM)
     assert (resp.status_code, resp.get_data(as_text=True)) == (
         200,
         "END Service busy, please try again in a few minutes.",
     )
-    health = app.test_client().get("/healthz")
+    health = broken.test_client().get("/healthz")
     assert health.status_code == 503 and health.get_json()["status"] == "degraded"
 
 

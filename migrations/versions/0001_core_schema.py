@@ -1,8 +1,8 @@
-"""core schema: subscribers, areas, content, outbound sms, ussd sessions
+"""core schema: subscribers, areas, content, outbound sms
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 11:40:16.411047
+Create Date: 2026-11-29 11:55:15.624651
 """
 
 from __future__ import annotations
@@ -73,21 +73,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriber')),
     sa.UniqueConstraint('msisdn', name=op.f('uq_subscriber_msisdn'))
     )
-    op.create_table('ussd_session',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.String(length=128), nullable=False),
-    sa.Column('msisdn', sa.String(length=16), nullable=False),
-    sa.Column('service_code', sa.String(length=32), nullable=False),
-    sa.Column('network_code', sa.String(length=8), nullable=True),
-    sa.Column('first_text', sa.String(length=200), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ussd_session')),
-    sa.UniqueConstraint('session_id', name=op.f('uq_ussd_session_session_id'))
-    )
-    with op.batch_alter_table('ussd_session', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ussd_session_msisdn'), ['msisdn'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ussd_session_started_at'), ['started_at'], unique=False)
-
     op.create_table('article',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=False),
@@ -132,11 +117,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_article_category_id'))
 
     op.drop_table('article')
-    with op.batch_alter_table('ussd_session', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ussd_session_started_at'))
-        batch_op.drop_index(batch_op.f('ix_ussd_session_msisdn'))
-
-    op.drop_table('ussd_session')
     op.drop_table('subscriber')
     with op.batch_alter_table('outbound_sms', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbound_sms_msisdn'))
