@@ -5,7 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+
+class NoCookieForGateways(SecureCookieSessionInterface):
+    """No cookie session on gateway callbacks (``/ussd``, ``/sms/…``): the gateway
+    sends none, and opening one costs a signing serializer on every hop."""
+
+    GATEWAY_PATHS = ("/ussd", "/sms/")
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(self.GATEWAY_PATHS):
+            return None  # Flask then uses a null session and saves nothing
+        return super().open_session(app, request)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -20,8 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.from_env()["INSTANCE_DIR"])
     app.config.update(settings.from_env())
     app.config.update(config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"]
     logging.getLogger("transitions").setLevel(logging.ERROR)
+    app.session_interface = NoCookieForGateways()
 
     db.init_app(app)
     redis_store.init_app(app)
