@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from flask import Blueprint, Flask, Response, current_app, request
 from redis import RedisError
@@ -39,8 +39,12 @@ def _form() -> Mapping[str, str]:
         return request.form
     body = request.get_data(cache=False).decode("utf-8", "replace")  # honours MAX_CONTENT_LENGTH
     fields: dict[str, str] = {}
-    for key, value in parse_qsl(body, keep_blank_values=True, errors="replace"):
-        fields.setdefault(key, value)  # the first of a repeated field wins, as in request.form
+    for pair in body.split("&"):
+        key, _, value = pair.partition("=")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, errors="replace")
+        if key not in fields:  # the first of a repeated field wins, as in request.form
+            fields[key] = value
     return fields
 
 

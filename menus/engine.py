@@ -285,9 +285,6 @@ class Engine:
             return ctx.gettext(INVALID)
         return ctx.gettext(ctx.notice) if ctx.notice else ""
 
-    def state(self, qualified: str) -> State:
-        menu, _, name = qualified.partition(":")
-        return self.menus[menu].by_name[name]
 
 
 def _nav(st: State, gettext: Callable[[str], str]) -> str:
