@@ -28,27 +28,23 @@ CALLER_TTL = 7 * 24 * 3600
 #: When this Redis started holding our data (set once; gone with the data).
 SINCE_KEY = "ngazi:ussd:since"
 
-# KEYS: session, caller, since; ARGV[1] now. Returns {doc or false, caller or
-# false, since or false}; sets since when absent. One script rather than a
-# pipeline: less work for the client on every hop.
-_LOAD = """
-local since = redis.call('GET', KEYS[3])
-if not since then redis.call('SET', KEYS[3], ARGV[1]) end
-return {redis.call('HGET', KEYS[1], 'doc'), redis.call('GET', KEYS[2]), since}
-"""
-
-# KEYS[1] session key, KEYS[2] caller key; ARGV: expected n (-1: key must not
-# exist), new n, new JSON, session TTL s, caller value ("" to leave it), caller TTL s.
+# The session is one string, "<n>|<JSON>", so a load is a plain MGET and the
+# compare-and-set reads n without decoding JSON.
+# KEYS[1] session, KEYS[2] caller; ARGV: expected n (-1: the key must not exist),
+# new value, session TTL s, caller value ("" to leave it), caller TTL s.
 _CAS = """
-local cur = redis.call('HGET', KEYS[1], 'n')
+local cur = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[1])
-if (cur == false and expected ~= -1) or (cur ~= false and tonumber(cur) ~= expected) then
+if cur then
+  if tonumber(string.sub(cur, 1, string.find(cur, '|', 1, true) - 1)) ~= expected then
+    return 0
+  end
+elseif expected ~= -1 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'n', ARGV[2], 'doc', ARGV[3])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[5], 'EX', tonumber(ARGV[6]))
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', tonumber(ARGV[5]))
 end
 return 1
 """
@@ -88,7 +84,7 @@ class SessionState:
 
 class SessionStore:
     """Session state, and the caller cache that rides along with it: one round
-    trip to load, one to save (each a Lua script)."""
+    trip to load (MGET), one to save (a Lua script)."""
 
     def __init__(self, connect: Callable[[], redis.Redis], ttl_seconds: int) -> None:
         """``connect()`` makes a client; each thread gets its own, holding one
@@ -96,7 +92,6 @@ class SessionStore:
         self._connect = connect
         self._local = threading.local()
         self._ttl = ttl_seconds
-        self._load_sha = hashlib.sha1(_LOAD.encode()).hexdigest()
         self._cas_sha = hashlib.sha1(_CAS.encode()).hexdigest()
 
     def _client(self) -> redis.Redis:
@@ -119,16 +114,15 @@ class SessionStore:
         session can live, a first callback that carries inputs may belong to a session
         that started before (a restart, a failover, a flush)."""
         now = time.time()
-        raw, cached, since = self._script(
-            self._load_sha,
-            _LOAD,
-            [KEY_PREFIX + session_id, CALLER_PREFIX + msisdn, SINCE_KEY],
-            [now],
+        values: list[bytes | None] = self._client().mget(
+            KEY_PREFIX + session_id, CALLER_PREFIX + msisdn, SINCE_KEY
         )
+        raw, cached, since = values
+        if since is None:  # first use of this Redis, or its data is gone
+            self._client().set(SINCE_KEY, now, nx=True)
         state = None
         if raw is not None:
-            doc = json.loads(raw)
-            state = SessionState(**doc)
+            state = SessionState(**json.loads(raw.partition(b"|")[2]))
         caller = None
         if cached is not None:
             sid, _, lang = cached.decode().partition(":")
@@ -153,6 +147,6 @@ class SessionStore:
             self._cas_sha,
             _CAS,
             [KEY_PREFIX + session_id, CALLER_PREFIX + state.msisdn],
-            [expected_n, state.n, doc, self._ttl, cached, CALLER_TTL],
+            [expected_n, f"{state.n}|{doc}", self._ttl, cached, CALLER_TTL],
         )
         return bool(ok)
