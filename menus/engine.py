@@ -286,7 +286,6 @@ class Engine:
         return ctx.gettext(ctx.notice) if ctx.notice else ""
 
 
-
 def _nav(st: State, gettext: Callable[[str], str]) -> str:
     if st.back is None:
         return ""

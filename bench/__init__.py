@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.ussd`` (``make bench``). See docs/benchmarks.md."""

@@ -1,0 +1,71 @@
+"""Gunicorn settings for Ngazi: ``gunicorn -c deploy/gunicorn.conf.py wsgi:app``.
+
+Every setting can be overridden from the environment (``GUNICORN_*``) so one file
+serves production and ``make bench``.
+
+Why these defaults (measured with ``make bench`` on 2 cores, docs/benchmarks.md):
+
+* ``gthread`` workers. The Africa's Talking gateway can keep HTTP/1.1 connections
+  open between callbacks; the ``sync`` worker closes every connection after one
+  response (a TCP handshake per USSD hop), ``gthread`` keeps them alive and parks
+  idle ones in its poller, not in a thread.
+* workers = 2 x cores + 1, threads = 2. A hop is mostly Python on the CPU, so
+  processes, not threads, are what use more than one core (the GIL); two threads
+  let a worker overlap its waits on Redis and PostgreSQL. cores + 1 workers gave
+  about 9 % more hops/s on 2 cores, but a kept-alive connection stays with the
+  worker that accepted it, and with few workers an unlucky spread of a gateway's
+  connections leaves a core idle (one run in three with 3 workers); 4 threads a
+  worker gave about 20 % fewer hops/s (GIL contention).
+* Put a buffering proxy (nginx) in front in production: gunicorn 27's gthread
+  worker holds one of the worker's threads for up to 5 s waiting for the first
+  bytes of a new connection, so clients that connect and stay silent (health
+  checks, scanners, pre-opened pools) can stall a worker with only 2 threads.
+* ``keepalive`` 75 s. The gateway (or the proxy in front) reuses idle
+  connections; gunicorn's default of 2 s makes it reconnect between most hops of
+  a session, which are seconds apart. 75 s outlasts nginx's upstream
+  ``keepalive_timeout`` (60 s), so the client side closes an idle connection
+  first and never reuses one the server is closing.
+* ``worker_connections`` 1000 per worker: kept-alive connections cost a file
+  descriptor each, not a thread.
+* ``timeout`` 30 s: a hop that takes longer than the gateway waits (a few
+  seconds) is lost anyway; the arbiter kills a worker stuck that long.
+* ``max_requests`` with jitter: recycle workers now and then so a slow leak in a
+  dependency cannot grow forever, without restarting them all at once.
+* ``preload_app`` off: each worker opens its own database pool and Redis client
+  after the fork (sharing sockets across a fork corrupts them).
+* No access log by default (one line per hop is a lot of disk at USSD volumes and
+  costs CPU on every request); errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '5000')}"
+workers = _int("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 2)
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
+backlog = _int("GUNICORN_BACKLOG", 2048)
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 10)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 10_000)
+preload_app = False
+
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+proc_name = "ngazi"
+
+# Gunicorn 25+ opens a control socket for ``gunicornc``; keep it unless asked not to
+# (the benchmark turns it off so it never touches $HOME).
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "1") == "0"
