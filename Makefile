@@ -36,6 +36,7 @@ run: $(RUN_STAMP) $(MO)
 
 ## test: lint, types, then the suite; with DATABASE_URL/REDIS_URL set, again on the embedded default
 test: $(DEV_STAMP) $(MO) lint
+	@echo "== tests: DATABASE_URL=$${DATABASE_URL:-(embedded SQLite)} REDIS_URL=$${REDIS_URL:-(embedded fakeredis)} =="
 	$(BIN)/pytest -q
 	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
 	  echo "== embedded default (SQLite, fakeredis, inline jobs) =="; \

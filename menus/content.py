@@ -69,7 +69,7 @@ def _queue_article_sms(ctx: Context) -> None:
     queued = queue_sms(
         ctx.db,
         msisdn=ctx.msisdn,
-        body=f"{art.title}: {art.body}",
+        body=f"{art.title}\n{art.body}",
         dedup_key=ctx.effect_key(),
     )
     if queued.pending:  # new, or queued before but its job may never have been enqueued

@@ -35,7 +35,7 @@ INVALID_INPUT, RESTART = "invalid", "restart"
 FOREIGN_SESSION = "END Sorry, this session cannot be continued. Please dial again."
 BUSY = "END Service busy, please try again in a few minutes."
 
-INVALID = N_("Invalid choice. Try again.")
+INVALID = N_("Invalid choice.")
 RESTARTED = N_("Session restarted.")
 MSG_MORE = N_("More")
 MSG_BACK = N_("Back")
@@ -213,6 +213,9 @@ class Engine:
                 state.offset = pages[shown + 1].start
                 return True
             return False
+        pages = self.pages(state, ctx)
+        if key not in pages[page_at(pages, state.offset)].keys:
+            return False  # only what the caller can see: a hidden option does nothing
         if st.option(key) is not None:
             return self._fire(state, ctx, "choose", key=key)
         if st.items is not None and key.isascii() and key.isdigit() and len(key) <= 4:
@@ -251,7 +254,7 @@ class Engine:
             lines += [f"{i} {label}" for i, (_id, label) in enumerate(items, 1)]
             if not items and st.empty:
                 body = _(st.empty)
-        nav_last = "" if st.final else _nav(st, _)
+        nav_last = "" if st.final else _nav(st, _, self.menus[state.menu], self.home)
         nav_more = f"{MORE} {_(MSG_MORE)}\n{BACK} {_(MSG_BACK)}"
         reserve = (_(INVALID), _(RESTARTED))
         layout = Layout(title, body, tuple(lines), nav_last, nav_more, reserve)
@@ -286,9 +289,11 @@ class Engine:
         return ctx.gettext(ctx.notice) if ctx.notice else ""
 
 
-def _nav(st: State, gettext: Callable[[str], str]) -> str:
+def _nav(st: State, gettext: Callable[[str], str], menu: Menu, home: str) -> str:
     if st.back is None:
         return ""
+    if menu.qualify(st.back) == home:  # back is home: no need to offer both
+        return f"{BACK} {gettext(MSG_BACK)}"
     return f"{BACK} {gettext(MSG_BACK)} {HOME} {gettext(MSG_HOME)}"
 
 

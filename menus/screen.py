@@ -65,6 +65,7 @@ class Page(NamedTuple):
     text: str  # content and navigation, without the header line or the "CON " prefix
     last: bool
     start: int  # characters of body and lines before this page: where it starts
+    keys: frozenset[str] = frozenset()  # the numbers of the option lines it shows
 
 
 class Layout(NamedTuple):
@@ -108,11 +109,8 @@ def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
     headers = first_headers
     while True:
         if fits(idx, len(pieces), headers, layout.nav_last):
-            pages.append(
-                Page(
-                    _join(pieces, idx, len(pieces), "", layout.nav_last), True, _chars(pieces, idx)
-                )
-            )
+            text = _join(pieces, idx, len(pieces), "", layout.nav_last)
+            pages.append(Page(text, True, _chars(pieces, idx), _keys(pieces, idx, len(pieces))))
             return tuple(pages)
         end = idx
         while end < len(pieces) and fits(idx, end + 1, headers, layout.nav_more):
@@ -140,11 +138,16 @@ def paginate(layout: Layout, prefix: str, limits: Limits) -> tuple[Page, ...]:
                 cut += 1
             pieces[idx : idx + 1] = [(text[:cut], is_line), (text[cut:], False)]
             end = idx + 1
-        pages.append(Page(_join(pieces, idx, end, "", layout.nav_more), False, _chars(pieces, idx)))
+        text = _join(pieces, idx, end, "", layout.nav_more)
+        pages.append(Page(text, False, _chars(pieces, idx), _keys(pieces, idx, end)))
         idx = end
         while idx < len(pieces) and not pieces[idx][1] and pieces[idx][0].isspace():
             idx += 1
         headers = rest_headers
+
+
+def _keys(pieces: list[tuple[str, bool]], start: int, end: int) -> frozenset[str]:
+    return frozenset(t.partition(" ")[0] for t, is_line in pieces[start:end] if is_line)
 
 
 def _chars(pieces: list[tuple[str, bool]], idx: int) -> int:

@@ -127,3 +127,26 @@ def dial(client: FlaskClient):  # type: ignore[no-untyped-def]
         return client.post("/ussd", data=form)
 
     return _dial
+
+
+SEND_BY_SMS = {"en": "1 Send me this by SMS", "sw": "1 Nitumie kwa SMS"}
+
+
+@pytest.fixture
+def to_sms_option(dial):  # type: ignore[no-untyped-def]
+    """``to_sms_option(session_id, inputs, msisdn=…)`` walks ``inputs`` (which end on
+    an article), then presses 98 until "1 Send me this by SMS" shows; returns the
+    inputs taken, so ``inputs + ["1"]`` sends the article."""
+
+    def _walk(session_id: str, inputs: list[str], msisdn: str = "+254700000101") -> list[str]:
+        taken = list(inputs)
+        body = ""
+        for i in range(len(taken) + 1):
+            body = dial(session_id, "*".join(taken[:i]), msisdn=msisdn).get_data(as_text=True)
+        while not any(label in body for label in SEND_BY_SMS.values()):
+            assert "\n98 " in body, body
+            taken.append("98")
+            body = dial(session_id, "*".join(taken), msisdn=msisdn).get_data(as_text=True)
+        return taken
+
+    return _walk

@@ -11,105 +11,112 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
+from menus.session import SINCE_KEY
 from tests.conftest import FIXTURES, SERVICE_CODE
 
 SHARED = FIXTURES / "ussd-dials-shared.jsonl"
 OUT = FIXTURES / "ussd-transcripts.jsonl"
+#: In a walk: press 98 until the "1 <send me this by SMS>" line shows, then 1.
+SMS = "<sms>"
+#: In a walk: send the previous callback again (a gateway retry).
+REPEAT = "<repeat>"
+
+Walk = tuple[str, str, list[str]]  # sessionId, phone number, inputs
 
 
-def _hops(
-    session_id: str, msisdn: str, texts: list[str], network: str = "63902"
-) -> list[dict[str, str]]:
-    return [
-        {
-            "sessionId": session_id,
-            "serviceCode": SERVICE_CODE,
-            "phoneNumber": msisdn,
-            "networkCode": network,
-            "text": t,
-        }
-        for t in texts
-    ]
-
-
-def _walk(inputs: list[str]) -> list[str]:
-    return ["*".join(inputs[:i]) for i in range(len(inputs) + 1)]
-
-
-def scenarios() -> list[tuple[str, list[dict[str, str]]]]:
-    out: list[tuple[str, list[dict[str, str]]]] = []
+def scenarios() -> list[tuple[str, list[dict[str, str]] | Walk]]:
+    out: list[tuple[str, list[dict[str, str]] | Walk]] = []
     for line in SHARED.open(encoding="utf-8"):
         case = json.loads(line)
         out.append((f"shared: {case['name']}", case["hops"]))
     n = 200
 
-    def msisdn() -> str:
+    def walk(session: str, inputs: list[str]) -> Walk:
         nonlocal n
         n += 1
-        return f"+2547000{n:05d}"
+        return (session, f"+2547000{n:05d}", inputs)
 
-    deep = ["1", "1", "1", "1", "1"]  # English, Policies, Cash transfers, first article, SMS
-    out.append(
-        (
-            "back from every depth to home",
-            _hops("ATUid_back_all", msisdn(), _walk(deep + ["0", "0", "0", "0", "0"])),
-        )
-    )
+    deep = ["1", "1", "1", "1", SMS]  # English, Policies, Cash transfers, first article, SMS
+    out.append(("back from every depth to home", walk("ATUid_back_all", deep + ["0"] * 5)))
     for depth in range(1, len(deep) + 1):
-        out.append(
-            (
-                f"home from depth {depth}",
-                _hops(f"ATUid_home_{depth}", msisdn(), _walk(deep[:depth] + ["00"])),
-            )
-        )
+        out.append((f"home from depth {depth}", walk(f"ATUid_home_{depth}", deep[:depth] + ["00"])))
     for lang, code in [("English", "1"), ("Kiswahili", "2"), ("French", "3"), ("Chinese", "4")]:
         out.append(
             (
                 f"{lang}: health advice, an article over pages, back",
-                _hops(
-                    f"ATUid_health_{code}",
-                    msisdn(),
-                    _walk([code, "4", "1", "1", "98", "0", "0", "0"]),
-                ),
+                walk(f"ATUid_health_{code}", [code, "4", "1", "1", "98", "0", "0", "0"]),
             )
         )
         out.append(
             (
                 f"{lang}: the long list of cash transfers, page by page",
-                _hops(
-                    f"ATUid_cash_{code}", msisdn(), _walk([code, "1", "1", "98", "98", "0", "10"])
-                ),
+                walk(f"ATUid_cash_{code}", [code, "1", "1", "98", "98", "0", "98", "10"]),
             )
         )
         out.append(
             (
                 f"{lang}: education article sent by SMS, with a retry",
-                _hops(
-                    f"ATUid_edu_{code}",
-                    msisdn(),
-                    _walk([code, "5", "2", "1", "1"]) + ["*".join([code, "5", "2", "1", "1"])],
-                ),
+                walk(f"ATUid_edu_{code}", [code, "5", "2", "1", SMS, REPEAT]),
             )
         )
         out.append(
             (
                 f"{lang}: entries that later work fills",
-                _hops(f"ATUid_soon_{code}", msisdn(), _walk([code, "2", "0", "3", "0", "6", "0"])),
+                walk(f"ATUid_soon_{code}", [code, "2", "0", "3", "0", "6", "0"]),
             )
         )
     out.append(
         (
             "invalid input everywhere",
-            _hops(
+            walk(
                 "ATUid_invalid_all",
-                msisdn(),
-                _walk(["x", "1", "99", "1", "abc", "1", "0", "98", "1", "7", "9", "0"]),
+                ["x", "1", "99", "1", "abc", "1", "0", "98", "1", "7", "9", "0"],
             ),
         )
     )
+    out.append(
+        (
+            "an option not shown yet is not taken",
+            walk("ATUid_hidden", ["1", "1", "1", "1", "1", "98", "98", "1"]),
+        )
+    )
     return out
+
+
+def _record_walk(client: Any, session: str, msisdn: str, inputs: list[str]) -> list[dict[str, Any]]:
+    typed: list[str] = []
+    hops: list[dict[str, Any]] = []
+
+    def post(text: str) -> str:
+        form = {
+            "sessionId": session,
+            "serviceCode": SERVICE_CODE,
+            "phoneNumber": msisdn,
+            "networkCode": "63902",
+            "text": text,
+        }
+        resp = client.post("/ussd", data=form)
+        body = resp.get_data(as_text=True)
+        hops.append({"form": form, "status": resp.status_code, "body": body})
+        return body
+
+    body = post("")
+    for key in inputs:
+        if key == REPEAT:
+            body = post("*".join(typed))
+            continue
+        if key == SMS:
+            while "\n1 " not in body and "\n98 " in body:
+                typed.append("98")
+                body = post("*".join(typed))
+            key = "1"
+        typed.append(key)
+        body = post("*".join(typed))
+    return hops
 
 
 def main() -> None:
@@ -132,20 +139,24 @@ def main() -> None:
         with app.app_context():
             demo.load_areas(db_session())
             demo.load_content(db_session())
+        app.extensions["ngazi_redis"].set(SINCE_KEY, time.time() - 3600)  # as in conftest
         client = app.test_client()
         with OUT.open("w", encoding="utf-8") as f:
-            for name, hops in scenarios():
-                recorded = []
-                for form in hops:
-                    resp = client.post("/ussd", data=form)
-                    recorded.append(
-                        {
-                            "form": form,
-                            "status": resp.status_code,
-                            "body": resp.get_data(as_text=True),
-                        }
-                    )
-                f.write(json.dumps({"name": name, "hops": recorded}, ensure_ascii=False) + "\n")
+            for name, spec in scenarios():
+                if isinstance(spec, tuple):
+                    hops = _record_walk(client, *spec)
+                else:
+                    hops = []
+                    for form in spec:
+                        resp = client.post("/ussd", data=form)
+                        hops.append(
+                            {
+                                "form": form,
+                                "status": resp.status_code,
+                                "body": resp.get_data(as_text=True),
+                            }
+                        )
+                f.write(json.dumps({"name": name, "hops": hops}, ensure_ascii=False) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -30,7 +30,7 @@ def test_dial_walks_language_main_menu_and_policies_then_hangs_up(app: Flask) ->
     # 1: the policies list, with its categories and the way back.
     screens = [s.strip() for s in out.split("-" * 24) if s.strip()]
     policies = next(s for s in screens if s.startswith("Policies & benefits"))
-    assert "1 " in policies and "0 Back 00 Home" in policies
+    assert "1 " in policies and policies.endswith("0 Back")
     # The empty line hangs up.
     assert out.rstrip().endswith("hung up")
 

@@ -34,9 +34,11 @@ def _rows(app: Flask) -> list[OutboundSms]:
         return list(db_session().scalars(select(OutboundSms).order_by(OutboundSms.id)))
 
 
-def test_article_by_sms_goes_to_the_outbox_without_credentials(app: Flask, dial: Any) -> None:
-    for text in ["", "1", "1*4", "1*4*2", "1*4*2*1", "1*4*2*1*1"]:
-        dial("sms1", text)
+def test_article_by_sms_goes_to_the_outbox_without_credentials(
+    app: Flask, dial: Any, to_sms_option: Any
+) -> None:
+    taken = to_sms_option("sms1", ["1", "4", "2", "1"])  # English, Health, Malaria, 1st
+    dial("sms1", "*".join([*taken, "1"]))
     _run_jobs(app)
     [row] = _rows(app)
     assert row.msisdn == MSISDN
