@@ -646,8 +646,11 @@ def bench(
     profile: Path | None,
 ) -> dict[str, Any]:
     # Callers in the saturating runs: many more than connections, so a caller's
-    # previous hop has long been answered when its next one goes out.
-    ring = max(256 * threads, 8 * connections)
+    # previous hop has long been answered when its next one goes out (a ring's
+    # length of requests later: about a second at the rates seen here, several
+    # times the slowest answer; with 256 a thread, a hop held up 0.2 s behind a
+    # busy worker was now and then overtaken by the caller's next one).
+    ring = max(1024 * threads, 32 * connections)
 
     def saturating(
         name: str, mode: str, tag: int, *, secs: int, callers: int, profile: Path | None = None

@@ -203,18 +203,17 @@ class Engine:
             pages = self.pages(state, ctx)
             shown = page_at(pages, state.offset)
             if shown > 0:
-                state.offset = pages[shown - 1].start
+                state.offset, state.keys = pages[shown - 1].start, []
                 return True
             return st.back is not None and self._fire(state, ctx, "back")
         if key == MORE:
             pages = self.pages(state, ctx)
             shown = page_at(pages, state.offset)
             if not pages[shown].last:
-                state.offset = pages[shown + 1].start
+                state.offset, state.keys = pages[shown + 1].start, []
                 return True
             return False
-        pages = self.pages(state, ctx)
-        if key not in pages[page_at(pages, state.offset)].keys:
+        if key not in self._keys_shown(state, ctx):
             return False  # only what the caller can see: a hidden option does nothing
         if st.option(key) is not None:
             return self._fire(state, ctx, "choose", key=key)
@@ -223,6 +222,14 @@ class Engine:
             if 1 <= int(key) <= len(items):
                 return self._fire(state, ctx, "pick", item=items[int(key) - 1][0])
         return False
+
+    def _keys_shown(self, state: SessionState, ctx: Context) -> list[str] | frozenset[str]:
+        """The choices on the page the caller sees: kept from the last answer, or
+        worked out when the state moved since (a shortcut, several inputs at once)."""
+        if state.keys:
+            return state.keys
+        pages = self.pages(state, ctx)
+        return pages[page_at(pages, state.offset)].keys
 
     def _fire(self, state: SessionState, ctx: Context, trigger: str, **kwargs: object) -> bool:
         menu = self.menus[state.menu]
@@ -238,7 +245,7 @@ class Engine:
 
     def _at(self, qualified: str, state: SessionState) -> SessionState:
         state.menu, _, state.state = qualified.partition(":")
-        state.offset = 0
+        state.offset, state.keys = 0, []
         return state
 
     # -- rendering ----------------------------------------------------------------
@@ -267,7 +274,8 @@ class Engine:
         return paginate(self.layout(state, ctx), "END " if st.final else "CON ", self.limits)
 
     def render(self, state: SessionState, ctx: Context, *, invalid: bool = False) -> str:
-        """The full answer for ``state``: prefix, header line, the page shown.
+        """The full answer for ``state``: prefix, header line, the page shown; notes
+        in ``state.keys`` the choices that page offers.
 
         The header is the one-line error or notice when there is one (in the
         title's place), else the title on the first page.
@@ -280,6 +288,7 @@ class Engine:
         if banner and self.fold_to_gsm7 and layout.reserve and not size(layout.reserve[0]).ucs2:
             banner = gsm7_lookalike(banner)
         header = banner or (layout.title if shown == 0 else "")
+        state.keys = sorted(pages[shown].keys)
         return ("END " if st.final else "CON ") + compose(header, pages[shown])
 
     def banner(self, ctx: Context, invalid: bool) -> str:

@@ -78,6 +78,7 @@ class SessionState:
     n: int = 0
     text: str = ""
     offset: int = 0  # where the page shown starts, in characters of content
+    keys: list[str] = field(default_factory=list)  # the choices the page shown offers
     data: dict[str, Any] = field(default_factory=dict)
     answer: str = ""
 
