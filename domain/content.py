@@ -7,7 +7,8 @@ times a day. A language without a translation falls back to English.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from cachetools import TTLCache
 from sqlalchemy import select
@@ -40,6 +41,14 @@ def _pick(translations: dict[str, str], language: str) -> str:
     return translations.get(language) or translations.get(FALLBACK_LANGUAGE) or ""
 
 
+def _labels(rows: Sequence[Any], language: str) -> list[tuple[int, str]]:
+    """``[(id, label)]`` in row order from ``(id, language, label)`` rows."""
+    by_id: dict[int, dict[str, str]] = {}
+    for row_id, lang, label in rows:
+        by_id.setdefault(row_id, {})[lang] = label
+    return [(row_id, _pick(labels, language)) for row_id, labels in by_id.items()]
+
+
 def list_categories(db: Session, topic: Topic, language: str) -> list[tuple[int, str]]:
     """Categories of ``topic`` that have a published article, in display order,
     as ``[(category id, name in language)]``."""
@@ -54,10 +63,7 @@ def list_categories(db: Session, topic: Topic, language: str) -> list[tuple[int,
         .where(Category.articles.any(Article.published))
         .order_by(Category.position, Category.id)
     ).all()
-    names: dict[int, dict[str, str]] = {}
-    for cid, lang, name in rows:
-        names.setdefault(cid, {})[lang] = name
-    result = [(cid, _pick(t, language)) for cid, t in names.items()]
+    result = _labels(rows, language)
     _cache[key] = result
     return result
 
@@ -89,10 +95,7 @@ def list_articles(db: Session, category_id: int, language: str) -> list[tuple[in
         .where(Article.category_id == category_id, Article.published)
         .order_by(Article.position, Article.id)
     ).all()
-    titles: dict[int, dict[str, str]] = {}
-    for aid, lang, title in rows:
-        titles.setdefault(aid, {})[lang] = title
-    result = [(aid, _pick(t, language)) for aid, t in titles.items()]
+    result = _labels(rows, language)
     _cache[key] = result
     return result
 

@@ -25,17 +25,27 @@ class Length(NamedTuple):
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
 
 
-def text_length(text: str) -> Length:
-    """Return the encoding a handset would use for ``text`` and its length in that unit."""
-    septets = 0
+def measure(text: str) -> tuple[int, int, bool]:
+    """``(septets, utf16_units, needs_ucs2)`` of ``text``: its GSM-7 length (meaningless
+    when ``needs_ucs2``), its UCS-2 length, and whether any character is outside
+    GSM-7. Additive: the measure of a concatenation is the sum of the parts'."""
+    septets = utf16 = 0
+    ucs2 = False
     for ch in text:
         if ch in GSM7_BASIC:
             septets += 1
         elif ch in GSM7_EXTENSION:
             septets += 2
         else:
-            return Length(UCS2, utf16_units(text))
-    return Length(GSM7, septets)
+            ucs2 = True
+        utf16 += 2 if ord(ch) > 0xFFFF else 1
+    return septets, utf16, ucs2
+
+
+def text_length(text: str) -> Length:
+    """Return the encoding a handset would use for ``text`` and its length in that unit."""
+    septets, utf16, ucs2 = measure(text)
+    return Length(UCS2, utf16) if ucs2 else Length(GSM7, septets)
 
 
 def utf16_units(text: str) -> int:

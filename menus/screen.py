@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from domain.sms_encoding import GSM7_BASIC, GSM7_EXTENSION, gsm7_lookalike
+from domain.sms_encoding import gsm7_lookalike, measure
 
 
 class Limits(NamedTuple):
@@ -38,17 +38,7 @@ class _Size(NamedTuple):
 
 @lru_cache(maxsize=65536)
 def size(text: str) -> _Size:
-    septets = utf16 = 0
-    ucs2 = False
-    for ch in text:
-        if ch in GSM7_BASIC:
-            septets += 1
-        elif ch in GSM7_EXTENSION:
-            septets += 2
-        else:
-            ucs2 = True
-        utf16 += 2 if ord(ch) > 0xFFFF else 1
-    return _Size(septets, utf16, ucs2)
+    return _Size(*measure(text))
 
 
 NEWLINE = size("\n")
