@@ -109,8 +109,10 @@ class SessionStore:
         try:
             conn.send_command(*args)
             return conn.read_response()
-        except (redis.ConnectionError, redis.TimeoutError):
-            conn.disconnect()
+        except redis.ResponseError:
+            raise  # an error reply: the connection is still in step
+        except BaseException:
+            conn.disconnect()  # anything else may leave a reply unread: start afresh
             raise
 
     def _script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Any:
@@ -131,15 +133,16 @@ class SessionStore:
         )
         if since is None:  # first use of this Redis, or its data is gone
             self._call("SET", SINCE_KEY, now, "NX")
-        state = None
-        if raw is not None:
-            state = SessionState(**json.loads(raw.partition(b"|")[2]))
+        state = _decode(raw) if raw is not None else None
+        if raw is not None and state is None:  # unreadable: drop it and start again
+            self._call("DEL", KEY_PREFIX + session_id)
         caller = None
         if cached is not None:
             sid, _, lang = cached.decode().partition(":")
             caller = KnownCaller(int(sid), lang or None)
-        young = since is None or now - float(since) < self._ttl
-        return Loaded(state, state.n if state else -1, caller, young)
+        # Lost: this Redis is younger than a session, or the state was unreadable.
+        lost = since is None or now - float(since) < self._ttl or (raw is not None and not state)
+        return Loaded(state, state.n if state else -1, caller, lost)
 
     def save(
         self,
@@ -161,3 +164,17 @@ class SessionStore:
             [expected_n, f"{state.n}|{doc}", self._ttl, cached, CALLER_TTL],
         )
         return bool(ok)
+
+
+_FIELDS = frozenset(SessionState.__dataclass_fields__)
+
+
+def _decode(raw: bytes) -> SessionState | None:
+    """The stored state, or None when it cannot be read (written by another version
+    of the service, say): the caller then restarts at home rather than getting an
+    error."""
+    try:
+        doc = json.loads(raw.partition(b"|")[2])
+        return SessionState(**{k: v for k, v in doc.items() if k in _FIELDS})
+    except (ValueError, TypeError, AttributeError):
+        return None

@@ -197,3 +197,14 @@ def test_unmigrated_database_is_unhealthy(base_config: dict[str, Any], tmp_path:
     assert resp.status_code == 503 and resp.get_json()["database"] is False
     inbox = app.test_client().get("/simulator/inbox?msisdn=%2B254700000101")
     assert inbox.status_code == 503
+
+
+def test_state_written_by_another_version_restarts_rather_than_fails(app: Flask, dial: Any) -> None:
+    from menus.session import KEY_PREFIX
+
+    _walk(dial, "old", ["1", "1"])
+    redis = app.extensions["ngazi_redis"]
+    redis.set(KEY_PREFIX + "old", b'2|{"msisdn": "+254700000101", "unknown_field": 1}')
+    assert dial("old", "1*1*1").get_data(as_text=True).startswith(RESTARTED)
+    redis.set(KEY_PREFIX + "old2", b"not json at all")
+    assert dial("old2", "1").get_data(as_text=True).startswith(RESTARTED)
