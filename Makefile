@@ -1,4 +1,5 @@
 # Ngazi. Quick start: `make run`, then `make test`. See README.md.
+SHELL := /bin/bash
 PORT ?= 5000
 PYTHON ?= python3
 VENV := .venv
@@ -28,7 +29,9 @@ run: $(RUN_STAMP) $(MO)
 	$(FLASK) migrate
 	$(FLASK) demo load
 	@if [ -n "$$REDIS_URL" ]; then \
-	  trap 'kill 0' EXIT INT TERM; $(FLASK) worker & \
+	  $(FLASK) worker & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 130' INT TERM; \
 	  $(FLASK) run --host 127.0.0.1 --port $(PORT); \
 	else \
 	  exec $(FLASK) run --host 127.0.0.1 --port $(PORT); \
