@@ -284,12 +284,19 @@ class Engine:
         layout = self.layout(state, ctx)
         pages = paginate(layout, "END " if st.final else "CON ", self.limits)
         shown = page_at(pages, state.offset)
+        state.keys = sorted(pages[shown].keys)
         banner = self.banner(ctx, invalid)
         if banner and self.fold_to_gsm7 and layout.reserve and not size(layout.reserve[0]).ucs2:
             banner = gsm7_lookalike(banner)
+        page = pages[shown]
         header = banner or (layout.title if shown == 0 else "")
-        state.keys = sorted(pages[shown].keys)
-        return ("END " if st.final else "CON ") + compose(header, pages[shown])
+        prefix = "END " if st.final else "CON "
+        if not header and page.text.partition(" ")[0] in page.keys:
+            # A later page of options alone: name the screen when there is room.
+            titled = prefix + compose(layout.title, page)
+            if size(titled).fits(self.limits):
+                return titled
+        return prefix + compose(header, page)
 
     def banner(self, ctx: Context, invalid: bool) -> str:
         """The one-line error or notice above the screen, translated; "" if none."""
