@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from domain.sms_encoding import gsm7_lookalike
 from domain.subscribers import get_or_create_subscriber
 from domain.translation import N_, gettext_for
 from menus.context import Context
@@ -263,15 +262,20 @@ class Engine:
                 body = _(st.empty)
         nav_last = "" if st.final else _nav(st, _, self.menus[state.menu], self.home)
         nav_more = f"{MORE} {_(MSG_MORE)}\n{BACK} {_(MSG_BACK)}"
-        reserve = (_(INVALID), _(RESTARTED))
+        reserve = (_(INVALID), _(RESTARTED))  # the order _banner reads them in
         layout = Layout(title, body, tuple(lines), nav_last, nav_more, reserve)
         return fold_to_gsm7(layout) if self.fold_to_gsm7 else layout
 
     def pages(self, state: SessionState, ctx: Context) -> tuple[Page, ...]:
         """The state's pages, in the caller's language; the same whether or not
         an error or notice is shown above them."""
-        st = self.menus[state.menu].by_name[state.state]
-        return paginate(self.layout(state, ctx), "END " if st.final else "CON ", self.limits)
+        return self._paginate(state, self.layout(state, ctx))
+
+    def _paginate(self, state: SessionState, layout: Layout) -> tuple[Page, ...]:
+        return paginate(layout, self._prefix(state), self.limits)
+
+    def _prefix(self, state: SessionState) -> str:
+        return "END " if self.menus[state.menu].by_name[state.state].final else "CON "
 
     def render(self, state: SessionState, ctx: Context, *, invalid: bool = False) -> str:
         """The full answer for ``state``: prefix, header line, the page shown; notes
@@ -280,29 +284,30 @@ class Engine:
         The header is the one-line error or notice when there is one (in the
         title's place), else the title on the first page.
         """
-        st = self.menus[state.menu].by_name[state.state]
         layout = self.layout(state, ctx)
-        pages = paginate(layout, "END " if st.final else "CON ", self.limits)
+        pages = self._paginate(state, layout)
         shown = page_at(pages, state.offset)
-        state.keys = sorted(pages[shown].keys)
-        banner = self.banner(ctx, invalid)
-        if banner and self.fold_to_gsm7 and layout.reserve and not size(layout.reserve[0]).ucs2:
-            banner = gsm7_lookalike(banner)
         page = pages[shown]
-        header = banner or (layout.title if shown == 0 else "")
-        prefix = "END " if st.final else "CON "
+        state.keys = sorted(page.keys)
+        prefix = self._prefix(state)
+        header = _banner(layout, ctx, invalid) or (layout.title if shown == 0 else "")
         if not header and page.text.partition(" ")[0] in page.keys:
-            # A later page of options alone: name the screen when there is room.
+            # A later page that starts with options: name the screen when there is room.
             titled = prefix + compose(layout.title, page)
             if size(titled).fits(self.limits):
                 return titled
         return prefix + compose(header, page)
 
-    def banner(self, ctx: Context, invalid: bool) -> str:
-        """The one-line error or notice above the screen, translated; "" if none."""
-        if invalid:
-            return ctx.gettext(INVALID)
-        return ctx.gettext(ctx.notice) if ctx.notice else ""
+
+def _banner(layout: Layout, ctx: Context, invalid: bool) -> str:
+    """The one-line error or notice above the screen; "" if none. The layout's
+    reserve holds the error and the restart notice already translated (and folded
+    to GSM-7 with the rest of the screen)."""
+    if invalid:
+        return layout.reserve[0]
+    if ctx.notice == RESTARTED:
+        return layout.reserve[1]
+    return ctx.gettext(ctx.notice) if ctx.notice else ""
 
 
 def _nav(st: State, gettext: Callable[[str], str], menu: Menu, home: str) -> str:
