@@ -7,8 +7,9 @@ times a day. A language without a translation falls back to English.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
 
 from cachetools import TTLCache
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from models import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 
 FALLBACK_LANGUAGE = "en"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _cache: TTLCache[tuple[object, ...], object] = TTLCache(maxsize=4096, ttl=30)
 
@@ -37,6 +40,24 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def _cached(func: F) -> F:
+    """Keep ``func(db, *args)``'s result in the content cache, keyed by its name and
+    ``args`` (the session is not part of the key); None is not kept."""
+
+    @functools.wraps(func)
+    def wrapper(db: Session, *args: Any) -> Any:
+        key = (func.__name__, *args)
+        hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        result = func(db, *args)
+        if result is not None:
+            _cache[key] = result
+        return result
+
+    return cast(F, wrapper)
+
+
 def _pick(translations: dict[str, str], language: str) -> str:
     return translations.get(language) or translations.get(FALLBACK_LANGUAGE) or ""
 
@@ -49,13 +70,10 @@ def _labels(rows: Sequence[Any], language: str) -> list[tuple[int, str]]:
     return [(row_id, _pick(labels, language)) for row_id, labels in by_id.items()]
 
 
+@_cached
 def list_categories(db: Session, topic: Topic, language: str) -> list[tuple[int, str]]:
     """Categories of ``topic`` that have a published article, in display order,
     as ``[(category id, name in language)]``."""
-    key = ("categories", topic, language)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit  # type: ignore[return-value]
     rows = db.execute(
         select(Category.id, CategoryTranslation.language, CategoryTranslation.name)
         .join(CategoryTranslation)
@@ -63,50 +81,35 @@ def list_categories(db: Session, topic: Topic, language: str) -> list[tuple[int,
         .where(Category.articles.any(Article.published))
         .order_by(Category.position, Category.id)
     ).all()
-    result = _labels(rows, language)
-    _cache[key] = result
-    return result
+    return _labels(rows, language)
 
 
+@_cached
 def category_name(db: Session, category_id: int, language: str) -> str:
-    key = ("category", category_id, language)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit  # type: ignore[return-value]
     rows = db.execute(
         select(CategoryTranslation.language, CategoryTranslation.name).where(
             CategoryTranslation.category_id == category_id
         )
     ).all()
-    result = _pick({lang: name for lang, name in rows}, language)
-    _cache[key] = result
-    return result
+    return _pick({lang: name for lang, name in rows}, language)
 
 
+@_cached
 def list_articles(db: Session, category_id: int, language: str) -> list[tuple[int, str]]:
     """Published articles of a category as ``[(article id, title in language)]``."""
-    key = ("articles", category_id, language)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit  # type: ignore[return-value]
     rows = db.execute(
         select(Article.id, ArticleTranslation.language, ArticleTranslation.title)
         .join(ArticleTranslation)
         .where(Article.category_id == category_id, Article.published)
         .order_by(Article.position, Article.id)
     ).all()
-    result = _labels(rows, language)
-    _cache[key] = result
-    return result
+    return _labels(rows, language)
 
 
+@_cached
 def get_article(db: Session, article_id: int, language: str) -> ArticleText | None:
     """The article's title and body in ``language`` (English if untranslated);
     None when it does not exist or is unpublished."""
-    key = ("article", article_id, language)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit  # type: ignore[return-value]
     rows = db.execute(
         select(ArticleTranslation.language, ArticleTranslation.title, ArticleTranslation.body)
         .join(Article)
@@ -118,6 +121,4 @@ def get_article(db: Session, article_id: int, language: str) -> ArticleText | No
     title, body = (
         by_lang.get(language) or by_lang.get(FALLBACK_LANGUAGE) or next(iter(by_lang.values()))
     )
-    result = ArticleText(article_id, title, body)
-    _cache[key] = result
-    return result
+    return ArticleText(article_id, title, body)
