@@ -14,20 +14,13 @@ from flask import Flask, current_app
 _FAKE_SERVER: Any = None
 
 
-def make_redis(url: str, *, single_connection: bool = False) -> redis.Redis:
+def make_redis(url: str) -> redis.Redis:
     """Return a client for ``url``, or for the process's fakeredis when ``url`` is empty.
 
-    ``single_connection``: the client holds one connection instead of a pool (for
-    one thread's use; half the client-side cost of a call). Timeouts are short: a
-    USSD hop must fail fast, not hang, when Redis is away.
+    Timeouts are short: a USSD hop must fail fast, not hang, when Redis is away.
     """
     if url:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            single_connection_client=single_connection,
-        )
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     import fakeredis
 
     global _FAKE_SERVER

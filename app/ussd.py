@@ -89,7 +89,7 @@ def init_app(app: Flask) -> None:
     )
     url = app.config["REDIS_URL"]
     app.extensions["ngazi_ussd_store"] = SessionStore(
-        lambda: make_redis(url, single_connection=True), app.config["USSD_SESSION_TTL"]
+        lambda: make_redis(url), app.config["USSD_SESSION_TTL"]
     )
     app.register_blueprint(bp)
     if app.config["BENCH_ENDPOINT"]:
