@@ -30,6 +30,8 @@ class Context:
     history: str = ""
     hop: int = 0
     notice: str | None = None  # msgid shown once on the next screen
+    error: str | None = None  # an input's hint (translated), shown above the same screen
+    secret: list[int] = field(default_factory=list)  # indices of inputs never to keep (PINs)
     language_chosen: str | None = None  # set when the caller picks a language
     # Effects waiting for a shortcut replay to prove valid: (effect, hop, data then).
     deferred: list[tuple[Callable[[Context], None], int, dict[str, Any]]] | None = None
@@ -37,7 +39,7 @@ class Context:
     def effect_key(self) -> str:
         """A name for the effect of the input being handled, unique to this session
         and the path that led to it: ``"ussd:" + 32 hex digits``."""
-        path = "*".join(self.history.split("*")[: self.hop])
+        path = masked("*".join(self.history.split("*")[: self.hop]), self.secret)
         digest = hashlib.blake2b(f"{self.session_id}|{self.hop}|{path}".encode(), digest_size=16)
         return "ussd:" + digest.hexdigest()
 
@@ -56,3 +58,18 @@ class Context:
             self.hop, self.data = at_hop, at_data
             effect(self)
         self.hop, self.data = hop, data
+
+
+SECRET_MARK = "#"
+
+
+def masked(text: str, secret: list[int]) -> str:
+    """The input history ``text`` with the inputs at ``secret`` indices replaced
+    by ``#``: what the session may keep of a history that carried a PIN."""
+    if not secret or not text:
+        return text
+    inputs = text.split("*")
+    for i in secret:
+        if i < len(inputs):
+            inputs[i] = SECRET_MARK
+    return "*".join(inputs)

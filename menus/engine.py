@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from domain.subscribers import get_or_create_subscriber
 from domain.translation import N_, gettext_for
-from menus.context import Context
+from menus.context import Context, masked
 from menus.menu import Menu, State
 from menus.screen import Layout, Limits, Page, compose, fold_to_gsm7, page_at, paginate, size
 from menus.session import KnownCaller, Loaded, SessionState, SessionStore
@@ -94,9 +94,8 @@ class Engine:
             if saved is not None and saved.msisdn != caller.msisdn:
                 log.warning("session %s reused by another number", caller.session_id)
                 return FOREIGN_SESSION
-            if saved is not None and (
-                caller.text == saved.text or _is_prefix(caller.text, saved.text)
-            ):
+            text = masked(caller.text, saved.secret) if saved is not None else caller.text
+            if saved is not None and (text == saved.text or _is_prefix(text, saved.text)):
                 return saved.answer  # a repeat, or a late copy of an earlier callback
             state, todo, notice, strict, known = self._resume(caller, loaded, inputs, db)
             ctx = self._context(caller, state, db, notice)
@@ -110,7 +109,7 @@ class Engine:
             if ctx.language_chosen:  # stored in the database: cache it too
                 known = KnownCaller(state.subscriber_id, ctx.language_chosen)
             state.language = ctx.language
-            state.n, state.text = len(inputs), caller.text
+            state.n, state.text = len(inputs), masked(caller.text, state.secret)
             state.answer = self.render(state, ctx, invalid=bool(error))
             if store.save(caller.session_id, state, loaded.n, caller=known):
                 return state.answer
@@ -127,7 +126,8 @@ class Engine:
         saved = loaded.state
         if saved is not None:
             todo = inputs[saved.n :]
-            if (not saved.text or caller.text.startswith(saved.text + "*")) and len(
+            text = masked(caller.text, saved.secret)
+            if (not saved.text or text.startswith(saved.text + "*")) and len(
                 todo
             ) <= MAX_INPUTS_PER_CALLBACK:
                 return saved, todo, None, False, None
@@ -168,6 +168,7 @@ class Engine:
             history=caller.text,
             hop=state.n,
             notice=notice,
+            secret=state.secret,
         )
 
     def _run(self, state: SessionState, ctx: Context, todo: list[str], strict: bool) -> str:
@@ -196,6 +197,8 @@ class Engine:
         """Apply one input to ``state``; False when it is not a valid choice there."""
         menu = self.menus[state.menu]
         st = menu.by_name[state.state]
+        if st.input is not None:
+            return self._answer(state, ctx, st, key)
         if key == HOME:
             return self._fire(state, ctx, "home")
         if key == BACK:
@@ -221,6 +224,40 @@ class Engine:
             if 1 <= int(key) <= len(items):
                 return self._fire(state, ctx, "pick", item=items[int(key) - 1][0])
         return False
+
+    def _answer(self, state: SessionState, ctx: Context, st: State, key: str) -> bool:
+        """One input on a screen that takes typed text: back, more, home, or an answer."""
+        inp = st.input
+        assert inp is not None
+        if inp.secret:
+            state.secret.append(ctx.hop - 1)
+        zero = inp.zero_answers is not None and inp.zero_answers(ctx)
+        if key == (HOME if zero else BACK):
+            pages = self.pages(state, ctx)
+            shown = page_at(pages, state.offset)
+            if shown > 0:
+                state.offset = pages[shown - 1].start
+                return True
+            if inp.back is not None and inp.back(ctx):
+                state.offset = 0
+                return True
+            return st.back is not None and self._fire(state, ctx, "back")
+        if key == HOME:
+            return self._fire(state, ctx, "home")
+        if key == MORE:
+            pages = self.pages(state, ctx)
+            shown = page_at(pages, state.offset)
+            if not pages[shown].last:
+                state.offset = pages[shown + 1].start
+                return True
+        outcome = inp.accept(ctx, key)
+        if outcome.error is not None:
+            ctx.error = outcome.error
+            return False
+        if outcome.leave:
+            return self._fire(state, ctx, "submit")
+        state.offset, state.keys = 0, []
+        return True
 
     def _keys_shown(self, state: SessionState, ctx: Context) -> list[str] | frozenset[str]:
         """The choices on the page the caller sees: kept from the last answer, or
@@ -254,15 +291,32 @@ class Engine:
         _ = ctx.gettext
         title = st.title(ctx) if callable(st.title) else _(st.title)
         body = st.body(ctx) if st.body is not None else ""
-        lines = [f"{opt.key} {_(opt.label)}" for opt in st.options]
+        lines = [
+            f"{opt.key} {opt.label(ctx) if callable(opt.label) else _(opt.label)}"
+            for opt in st.shown(ctx)
+        ]
+        if st.lines is not None:
+            lines += st.lines(ctx)
         if st.items is not None:
             items = st.items.load(ctx)
             lines += [f"{i} {label}" for i, (_id, label) in enumerate(items, 1)]
             if not items and st.empty:
                 body = _(st.empty)
         nav_last = "" if st.final else _nav(st, _, self.menus[state.menu], self.home)
-        nav_more = f"{MORE} {_(MSG_MORE)}\n{BACK} {_(MSG_BACK)}"
-        reserve = (_(INVALID), _(RESTARTED))  # the order _banner reads them in
+        back = BACK
+        hints: tuple[str, ...] = ()
+        if st.input is not None:
+            # A typed answer's screen offers back only (00 still goes home): room
+            # for the question. Where 0 is an answer, 00 steps back instead.
+            if st.input.zero_answers is not None and st.input.zero_answers(ctx):
+                back = HOME
+            nav_last = f"{back} {_(MSG_BACK)}" if st.back is not None else ""
+            hints = st.input.hints(ctx) if st.input.hints is not None else ()
+        nav_more = f"{MORE} {_(MSG_MORE)}\n{back} {_(MSG_BACK)}"
+        if st.input is None:
+            reserve: tuple[str, ...] = (_(INVALID), _(RESTARTED))  # the order _banner reads
+        else:  # a typed answer's errors are its own hints; a restart lands at home
+            reserve = ("", "", *hints)
         layout = Layout(title, body, tuple(lines), nav_last, nav_more, reserve)
         return fold_to_gsm7(layout) if self.fold_to_gsm7 else layout
 
@@ -290,7 +344,9 @@ class Engine:
         page = pages[shown]
         state.keys = sorted(page.keys)
         prefix = self._prefix(state)
-        header = _banner(layout, ctx, invalid) or (layout.title if shown == 0 else "")
+        inp = self.menus[state.menu].by_name[state.state].input
+        hints = inp.hints(ctx) if inp is not None and inp.hints is not None else ()
+        header = _banner(layout, ctx, invalid, hints) or (layout.title if shown == 0 else "")
         if not header and page.text.partition(" ")[0] in page.keys:
             # A later page that starts with options: name the screen when there is room.
             titled = prefix + compose(layout.title, page)
@@ -299,10 +355,16 @@ class Engine:
         return prefix + compose(header, page)
 
 
-def _banner(layout: Layout, ctx: Context, invalid: bool) -> str:
+def _banner(layout: Layout, ctx: Context, invalid: bool, hints: tuple[str, ...] = ()) -> str:
     """The one-line error or notice above the screen; "" if none. The layout's
     reserve holds the error and the restart notice already translated (and folded
     to GSM-7 with the rest of the screen)."""
+    if invalid and ctx.error:
+        # The input's own hint, as the layout holds it (folded to GSM-7 with the screen).
+        try:
+            return layout.reserve[2 + hints.index(ctx.error)]
+        except ValueError:
+            return ctx.error
     if invalid:
         return layout.reserve[0]
     if ctx.notice == RESTARTED:

@@ -25,12 +25,59 @@ Text = Callable[["Context"], str]  # returns text already in the caller's langua
 
 @dataclass(frozen=True)
 class Option:
-    """A numbered choice: ``key`` typed by the caller, ``label`` a msgid."""
+    """A numbered choice: ``key`` typed by the caller, ``label`` a msgid (or a
+    function giving the text, translated).
+
+    ``when(ctx)``, if given, decides whether the option is shown (and so can be
+    taken) for this caller: the staff entry is shown to cadres only. ``guard(ctx)``
+    routes without changing what is shown: several options may share a key and a
+    label, and the first whose guard passes is taken ("My household" goes to the
+    record, the PIN, or "no record yet").
+    """
 
     key: str
-    label: str
+    label: str | Text
     dest: str
     effect: Effect | None = None
+    when: Callable[[Context], bool] | None = None
+    guard: Callable[[Context], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an ``Input`` made of one typed answer.
+
+    ``error`` is a one-line hint, already translated, shown above the same
+    screen; ``leave`` moves the session to the input's ``dest`` (a survey's last
+    answer, a PIN that checks out). Neither: stay and show the screen again (the
+    next question of a survey is the same state with new data).
+    """
+
+    error: str | None = None
+    leave: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    """A screen that takes typed text (a PIN, a survey answer) instead of a choice.
+
+    ``accept(ctx, text)`` judges one input. ``back(ctx)`` steps back inside the
+    input (a survey's previous question) and returns False when there is
+    nothing left to step back to (then the state's ``back`` applies).
+    ``zero_answers(ctx)`` is True when ``0`` is a valid answer (an age, a
+    number of minutes): then ``0`` is taken as the answer and ``00`` means back;
+    otherwise ``0`` is back and ``00`` home, as everywhere. ``hints(ctx)`` lists
+    every error line ``accept`` can give for the screen shown, translated, so
+    pages keep room for them. ``secret`` inputs (PINs) are never stored: the
+    session keeps ``#`` in their place in the input history.
+    """
+
+    accept: Callable[[Context, str], Outcome]
+    dest: str
+    back: Callable[[Context], bool] | None = None
+    zero_answers: Callable[[Context], bool] | None = None
+    hints: Callable[[Context], tuple[str, ...]] | None = None
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +91,7 @@ class Items:
     load: Callable[[Context], Sequence[tuple[int, str]]]
     key: str
     dest: str
+    effect: Effect | None = None  # run after the pick, with ``ctx.data[key]`` set
 
 
 @dataclass(frozen=True)
@@ -52,6 +100,8 @@ class State:
 
     ``back`` is where ``0`` goes (None only for a menu's roots); ``final``
     states answer ``END``. ``empty`` is the msgid shown when ``items`` is empty.
+    ``lines(ctx)`` gives extra lines under the body (a question's choices,
+    already numbered and translated); ``input`` makes the screen take typed text.
     """
 
     name: str
@@ -62,12 +112,24 @@ class State:
     back: str | None = None
     final: bool = False
     empty: str | None = None
+    lines: Callable[[Context], tuple[str, ...]] | None = None
+    input: Input | None = None
 
     def option(self, key: str) -> Option | None:
         for opt in self.options:
             if opt.key == key:
                 return opt
         return None
+
+    def shown(self, ctx: Context) -> list[Option]:
+        """The options this caller sees: visible ones, the first of each key."""
+        out: list[Option] = []
+        keys: set[str] = set()
+        for opt in self.options:
+            if opt.key not in keys and (opt.when is None or opt.when(ctx)):
+                out.append(opt)
+                keys.add(opt.key)
+        return out
 
 
 @dataclass
@@ -99,6 +161,8 @@ class Menu:
                 out.append((st.name, "choose", self.qualify(opt.dest)))
             if st.items is not None:
                 out.append((st.name, "pick", self.qualify(st.items.dest)))
+            if st.input is not None:
+                out.append((st.name, "submit", self.qualify(st.input.dest)))
             if st.back is not None:
                 out.append((st.name, "back", self.qualify(st.back)))
             out.append((st.name, "home", "main:home"))
@@ -116,7 +180,7 @@ class Menu:
                         "trigger": "choose",
                         "source": st.name,
                         "dest": self.local(self.qualify(opt.dest)),
-                        "conditions": _key_is(opt.key),
+                        "conditions": _key_is(opt.key, opt.guard),
                         "after": _effect(opt.effect),
                     }
                 )
@@ -127,6 +191,15 @@ class Menu:
                         "source": st.name,
                         "dest": self.local(self.qualify(st.items.dest)),
                         "before": _remember(st.items.key),
+                        "after": _effect(st.items.effect),
+                    }
+                )
+            if st.input is not None:
+                transitions.append(
+                    {
+                        "trigger": "submit",
+                        "source": st.name,
+                        "dest": self.local(self.qualify(st.input.dest)),
                     }
                 )
             if st.back is not None:
@@ -151,9 +224,11 @@ class Menu:
         )
 
 
-def _key_is(key: str) -> Callable[[Any], bool]:
+def _key_is(key: str, guard: Callable[[Context], bool] | None) -> Callable[[Any], bool]:
     def condition(event: Any) -> bool:
-        return bool(event.kwargs["key"] == key)
+        if event.kwargs["key"] != key:
+            return False
+        return guard is None or guard(event.kwargs["ctx"])
 
     condition.__name__ = f"key_is_{key}"
     return condition

@@ -66,8 +66,8 @@ class Loaded(NamedTuple):
 class SessionState:
     """What the service remembers of a session between callbacks.
 
-    ``text`` is the gateway's input history that produced ``answer``;
-    ``n`` the number of inputs in it.
+    ``text`` is the gateway's input history that produced ``answer``, with
+    secret inputs (PINs) replaced by ``#``; ``n`` the number of inputs in it.
     """
 
     msisdn: str
@@ -79,6 +79,7 @@ class SessionState:
     text: str = ""
     offset: int = 0  # where the page shown starts, in characters of content
     keys: list[str] = field(default_factory=list)  # the choices the page shown offers
+    secret: list[int] = field(default_factory=list)  # inputs kept as "#" in ``text`` (PINs)
     data: dict[str, Any] = field(default_factory=dict)
     answer: str = ""
 
