@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from models.area import Area, AreaLevel
 from models.base import Base
+from models.cadre import Cadre, CadreRole, cadre_village
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
+from models.household import MPI_INDICATORS, Household, HouseholdSurvey
 from models.sms import OutboundSms, SmsStatus
 from models.subscriber import Subscriber
+from models.survey import Survey, SurveyDraft, SurveyRound
 
 __all__ = [
     "Area",
@@ -18,10 +21,19 @@ __all__ = [
     "Article",
     "ArticleTranslation",
     "Base",
+    "Cadre",
+    "CadreRole",
     "Category",
     "CategoryTranslation",
+    "Household",
+    "HouseholdSurvey",
+    "MPI_INDICATORS",
     "OutboundSms",
     "SmsStatus",
     "Subscriber",
+    "Survey",
+    "SurveyDraft",
+    "SurveyRound",
     "Topic",
+    "cadre_village",
 ]

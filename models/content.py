@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, str_enum
@@ -57,6 +58,9 @@ class Article(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     source: Mapped[str] = mapped_column(String(255), default="")  # who says so: publisher or URL
+    # For a programme: which households qualify, as a rule over their latest survey's
+    # classification (``domain.eligibility``); None for an article that is not one.
+    eligibility: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     category: Mapped[Category] = relationship(back_populates="articles")
     translations: Mapped[list[ArticleTranslation]] = relationship(

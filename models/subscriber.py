@@ -6,10 +6,12 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, utcnow
+from models.pin import PinProtected
 
 
-class Subscriber(Base):
-    """A phone number that has used the service: one row per E.164 MSISDN."""
+class Subscriber(PinProtected, Base):
+    """A phone number that has used the service: one row per E.164 MSISDN. The PIN
+    guards "My household" (set by the villager on first use)."""
 
     __tablename__ = "subscriber"
 
