@@ -122,3 +122,16 @@ def get_article(db: Session, article_id: int, language: str) -> ArticleText | No
         by_lang.get(language) or by_lang.get(FALLBACK_LANGUAGE) or next(iter(by_lang.values()))
     )
     return ArticleText(article_id, title, body)
+
+
+@_cached
+def programme_rules(db: Session) -> tuple[tuple[int, dict[str, Any]], ...]:
+    """Published articles that carry an eligibility rule (programmes), in display
+    order, as ``((article id, rule), …)``."""
+    rows = db.execute(
+        select(Article.id, Article.eligibility)
+        .join(Category)
+        .where(Article.published, Article.eligibility.is_not(None))
+        .order_by(Category.position, Article.position, Article.id)
+    ).all()
+    return tuple((row.id, row.eligibility) for row in rows if row.eligibility)
