@@ -1,4 +1,5 @@
-"""Command-line tools: ``flask demo load``, ``flask dial``, ``flask worker``."""
+"""Command-line tools: ``flask demo load``, ``flask dial``, ``flask worker``,
+``flask mpi``, ``flask cadre …``, ``flask survey …``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from flask.cli import with_appcontext
 
 from app.db import db_session
 from domain import demo
+from domain.cadres import CadreError, add_cadre
+from domain.surveys import open_round, purge_expired_drafts, store_definition
+from domain.xlsform import FormError, read_xlsform
+from models import CadreRole
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_group)
     app.cli.add_command(dial)
     app.cli.add_command(worker)
+    app.cli.add_command(mpi_command)
+    app.cli.add_command(cadre_group)
+    app.cli.add_command(survey_group)
 
 
 @click.group("demo")
@@ -27,11 +35,111 @@ def demo_group() -> None:
 @demo_group.command("load")
 @with_appcontext
 def demo_load() -> None:
-    """Load administrative areas and content in four languages (idempotent)."""
+    """Load areas, content in four languages, the surveys in surveys/, and demo
+    cadres (idempotent)."""
     db = db_session()
     areas = demo.load_areas(db)
     articles = demo.load_content(db)
-    click.echo(f"demo data: {areas} areas, {articles} articles")
+    forms = demo.load_surveys(db)
+    cadres = demo.load_staff(db)
+    click.echo(f"demo data: {areas} areas, {articles} articles, {forms} surveys, {cadres} cadres")
+
+
+@click.group("cadre")
+def cadre_group() -> None:
+    """Cadres (field staff) who survey households over USSD."""
+
+
+@cadre_group.command("add")
+@click.argument("msisdn")
+@click.option("--name", required=True, help="Full name, as colleagues know them.")
+@click.option(
+    "--village",
+    "villages",
+    multiple=True,
+    required=True,
+    help="A village assigned (repeat the option); County/Village when the name is not unique.",
+)
+@click.option(
+    "--role", type=click.Choice([r.value for r in CadreRole]), default=CadreRole.CADRE.value
+)
+@click.option(
+    "--pin",
+    prompt="PIN (4-6 digits)",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for (hidden) when not given; NGAZI_CADRE_PIN works too.",
+    envvar="NGAZI_CADRE_PIN",
+)
+@with_appcontext
+def cadre_add(msisdn: str, name: str, villages: tuple[str, ...], role: str, pin: str) -> None:
+    """Create a cadre, or update the one with this MSISDN (name, role, villages, PIN)."""
+    db = db_session()
+    try:
+        cadre = add_cadre(
+            db,
+            msisdn=msisdn,
+            name=name,
+            pin=pin,
+            villages=villages,
+            role=CadreRole(role),
+            region=current_app.config["DEFAULT_REGION"],
+        )
+    except CadreError as exc:
+        db.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.commit()
+    click.echo(f"cadre {cadre.id}: {cadre.msisdn} {cadre.name} ({', '.join(villages)})")
+
+
+@cadre_group.command("list")
+@with_appcontext
+def cadre_list() -> None:
+    """Every cadre: id, MSISDN, name, role, villages."""
+    from sqlalchemy import select
+
+    from models import Cadre
+
+    for cadre in db_session().scalars(select(Cadre).order_by(Cadre.id)):
+        villages = ", ".join(a.name for a in cadre.villages)
+        click.echo(f"{cadre.id}\t{cadre.msisdn}\t{cadre.name}\t{cadre.role.value}\t{villages}")
+
+
+@click.group("survey")
+def survey_group() -> None:
+    """Survey definitions (XLSForm), rounds and drafts."""
+
+
+@survey_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def survey_load(file: str) -> None:
+    """Import an XLSForm (.xlsx, .xls, .md) as a survey version (once per version)."""
+    db = db_session()
+    try:
+        survey = store_definition(db, read_xlsform(file))
+    except FormError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.commit()
+    click.echo(f"survey {survey.id}: {survey.form_id} version {survey.version}")
+
+
+@survey_group.command("round")
+@click.argument("name")
+@with_appcontext
+def survey_round(name: str) -> None:
+    """Open the survey round NAME (e.g. 2027); the newest round is the current one."""
+    db = db_session()
+    found = open_round(db, name)
+    db.commit()
+    click.echo(f"round {found.id}: {found.name}")
+
+
+@survey_group.command("purge-drafts")
+@with_appcontext
+def survey_purge_drafts() -> None:
+    """Delete drafts nobody has answered for 14 days."""
+    click.echo(f"deleted {purge_expired_drafts(db_session())} expired drafts")
 
 
 @click.command()
@@ -94,3 +202,47 @@ def worker(burst: bool) -> None:
         raise click.ClickException("REDIS_URL is not set: jobs already run inline")
     set_worker_app(current_app._get_current_object())  # type: ignore[attr-defined]
     Worker(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
+
+
+@click.command("mpi")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--k", "k_text", default="1/3", show_default=True, help="Poverty cutoff: 1/3 or 0.33."
+)
+def mpi_command(file: str, k_text: str) -> None:
+    """Global MPI of a CSV deprivation matrix, printed as JSON.
+
+    FILE has the header ``household_id,size`` and the ten indicators
+    (years_of_schooling … assets) as 0/1 columns, in any order; other columns are
+    rejected. ``size`` (people) weights every aggregate. Each number is printed as
+    ``{"exact": "p/q", "float": x}``:
+
+    \b
+    {"k", "population", "poor_population", "H", "A", "MPI",
+     "indicators": {name: {"weight", "censored_headcount", "contribution_pct"}},
+     "households": [{"household_id", "size", "score", "censored_score",
+                     "poor", "vulnerable", "severe"}]}
+
+    ``contribution_pct`` is null when MPI is 0. A bad file or --k exits non-zero
+    with a message naming the line.
+    """
+    import json
+
+    from domain import mpi
+
+    try:
+        k = mpi.parse_fraction(k_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--k") from exc
+    try:
+        with open(file, newline="", encoding="utf-8-sig") as fh:
+            households = mpi.read_csv(fh)
+        result = mpi.measure(households, k=k)
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text ({exc.reason})") from exc
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("k "):
+            raise click.BadParameter(message, param_hint="--k") from exc
+        raise click.ClickException(f"{file}: {message}") from exc
+    click.echo(json.dumps(result.to_dict(), indent=2))

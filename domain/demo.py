@@ -14,17 +14,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import content as content_cache
+from domain import eligibility
+from domain.cadres import add_cadre
+from domain.surveys import open_round, store_definition
+from domain.xlsform import read_xlsform
 from models import (
     Area,
     AreaLevel,
     Article,
     ArticleTranslation,
+    CadreRole,
     Category,
     CategoryTranslation,
     Topic,
 )
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 
 
 def load_areas(db: Session, path: Path = DEMO_DIR / "areas.yaml") -> int:
@@ -83,6 +89,9 @@ def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
                 article.position = apos
                 article.published = True
                 article.source = art.get("source", "")
+                article.eligibility = art.get("eligibility")
+                if article.eligibility is not None:
+                    eligibility.validate(article.eligibility)
                 _set_translations(
                     article.translations,
                     ArticleTranslation,
@@ -104,3 +113,31 @@ def _set_translations(existing: list[Any], cls: type, fields: dict[str, dict[str
             existing.append(row)
         for field, texts in fields.items():
             setattr(row, field, texts[lang].strip())
+
+
+def load_surveys(db: Session, directory: Path = SURVEYS_DIR) -> int:
+    """Store every XLSForm in ``surveys/`` (each version once); return how many
+    forms. Raises ``FormError`` for a form this service cannot run."""
+    paths = sorted(directory.glob("*.xlsx"))
+    for path in paths:
+        store_definition(db, read_xlsform(path))
+    db.commit()
+    return len(paths)
+
+
+def load_staff(db: Session, path: Path = DEMO_DIR / "staff.yaml") -> int:
+    """Open the demo survey round and create (or update) the demo cadres; return
+    the number of cadres. Raises ``CadreError``."""
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    open_round(db, str(doc["round"]))
+    for cadre in doc["cadres"]:
+        add_cadre(
+            db,
+            msisdn=cadre["msisdn"],
+            name=cadre["name"],
+            pin=str(cadre["pin"]),
+            villages=cadre["villages"],
+            role=CadreRole(cadre.get("role", "cadre")),
+        )
+    db.commit()
+    return len(doc["cadres"])

@@ -6,9 +6,11 @@ hands the engine a ``Caller``.
 
 from __future__ import annotations
 
-from menus import content, main
+from menus import content, household, main, staff, survey
 from menus.menu import Menu
 
 #: Every menu of the service, by name. Each menu's machine is built when its
 #: module is imported, once per process.
-MENUS: dict[str, Menu] = {m.name: m for m in (main.MENU, content.MENU)}
+MENUS: dict[str, Menu] = {
+    m.name: m for m in (main.MENU, content.MENU, staff.MENU, survey.MENU, household.MENU)
+}

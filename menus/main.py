@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.subscribers import set_language
 from domain.translation import LANGUAGES, N_, NATIVE_NAMES, gettext_for
+from menus import household, staff
 from menus.context import Context
 from menus.menu import Effect, Menu, Option, State
 from models import Topic
@@ -28,6 +29,12 @@ def _open_topic(topic: Topic) -> Effect:
 
     effect.__name__ = f"open_{topic.value}"
     return effect
+
+
+def _forget_staff(ctx: Context) -> None:
+    """Signing in again asks for the PIN again: drop an earlier sign-in."""
+    ctx.data.pop("cadre", None)
+    ctx.data.pop("survey", None)
 
 
 def _first_language_title(ctx: Context) -> str:
@@ -63,8 +70,12 @@ MENU = Menu(
                 Option("3", N_("Market"), "market"),
                 Option("4", N_("Health advice"), "content:categories", _open_topic(Topic.HEALTH)),
                 Option("5", N_("Education"), "content:categories", _open_topic(Topic.EDUCATION)),
-                Option("6", N_("My household"), "household"),
+                # The same entry for everyone; where it leads depends on the record.
+                Option("6", N_("My household"), "household:none", guard=household.no_record),
+                Option("6", N_("My household"), "household:choose_pin", guard=household.needs_pin),
+                Option("6", N_("My household"), "household:pin", guard=household.has_pin),
                 Option("7", N_("Language"), "language"),
+                Option("8", N_("Staff"), "staff:pin", _forget_staff, when=staff.is_cadre),
             ),
         ),
         # First dial from a number we do not know: pick a language, then home.
@@ -72,10 +83,5 @@ MENU = Menu(
         State("language", N_("Language"), options=LANGUAGE_OPTIONS, back="home"),
         _coming_soon("jobs", N_("Jobs"), N_("Jobs near you will be listed here soon.")),
         _coming_soon("market", N_("Market"), N_("Selling and buying produce will open here soon.")),
-        _coming_soon(
-            "household",
-            N_("My household"),
-            N_("Your household record will be shown here after a field officer visits."),
-        ),
     ],
 )

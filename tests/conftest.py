@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from app import create_app
 from app.db import db_session, upgrade
-from domain import content, demo
+from domain import cadres, content, demo
 from menus.session import SINCE_KEY
-from models import OutboundSms, Subscriber
+from models import Cadre, Household, HouseholdSurvey, OutboundSms, Subscriber, SurveyDraft
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SERVICE_CODE = "*384*1234#"
@@ -86,6 +86,8 @@ def _session_app(base_config: dict[str, Any]) -> Flask:
     with app.app_context():
         demo.load_areas(db_session())
         demo.load_content(db_session())
+        demo.load_surveys(db_session())
+        demo.load_staff(db_session())  # argon2-hashes the demo PINs: once per run
     return app
 
 
@@ -94,9 +96,11 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     """The app with demo content, no subscribers or messages, and empty Redis."""
     with _session_app.app_context():
         db = db_session()
-        for model in (OutboundSms, Subscriber):
+        for model in (OutboundSms, SurveyDraft, HouseholdSurvey, Household, Subscriber):
             db.execute(delete(model))
+        db.execute(update(Cadre).values(pin_failures=0, pin_locked_until=None, active=True))
         db.commit()
+    cadres.clear_cache()
     redis = _session_app.extensions["ngazi_redis"]
     redis.flushdb()
     # This Redis has held our data for an hour: a first callback that carries

@@ -7,16 +7,22 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from app.db import db_session
-from domain import content
+from domain import content, surveys
+from domain.households import eligible_programmes, record_for
 from domain.translation import LANGUAGES, gettext_for
 from menus import MENUS
 from menus.context import Context
 from menus.engine import RESTARTED, Engine
 from menus.screen import page_at, size
 from menus.session import SessionState
-from models import Topic
+from models import Cadre, Topic
+from tests.factories import DEMO_CADRE, create_completed_household, member
+from tests.survey_screens import LONG_NAME, positions
+
+CALLER = "+254700000101"
 
 ROOTS = {"main:home", "main:choose_language"}
 
@@ -70,10 +76,12 @@ def test_machines_are_shared_without_auto_transitions(dial: Any) -> None:
 def _contexts(app: Flask, engine: Engine, language: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every (state, data) a caller can reach, with real demo content."""
     db = db_session()
-    for menu in MENUS.values():
-        for st in menu.states:
-            if menu.name != "content":
-                yield f"{menu.name}:{st.name}", {}
+    for menu in ("main", "household"):
+        for st in MENUS[menu].states:
+            if st.name not in ("record", "programme", "sent"):
+                yield f"{menu}:{st.name}", {}
+    yield from _staff_contexts(db)
+    yield from _household_contexts(db, language)
     for topic in Topic:
         yield "content:categories", {"topic": topic.value}
         for cat_id, _name in content.list_categories(db, topic, language):
@@ -82,6 +90,66 @@ def _contexts(app: Flask, engine: Engine, language: str) -> Iterator[tuple[str, 
                 data = {"topic": topic.value, "category": cat_id, "article": art_id}
                 yield "content:article", data
                 yield "content:sent", data
+
+
+def _staff_contexts(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Staff and survey screens at their fullest: two drafts with the longest
+    names, a household to survey again, every question of the survey."""
+    cadre = db.scalars(select(Cadre).where(Cadre.msisdn == DEMO_CADRE)).one()
+    sid = surveys.current_survey_id(db, "household")
+    for i in range(2):
+        surveys.save_draft(
+            db,
+            key=f"fit:{i}",
+            cadre_id=cadre.id,
+            survey_id=sid,
+            answers={},
+            position=["village"],
+            question_no=120,
+            label=LONG_NAME,
+        )
+    done = create_completed_household(db, head_name=LONG_NAME)
+    staff = {"cadre": cadre.id}
+    yield "staff:pin", {}
+    for name in ("home", "drafts", "again_village"):
+        yield f"staff:{name}", staff
+    yield "staff:again_household", {**staff, "village": cadre.villages[0].id}
+    form = surveys.form_for(db, sid)
+    for pos, answers in positions(form):
+        survey = {"key": "k", "sid": sid, "hh": None, "ans": answers, "pos": pos}
+        yield "survey:question", {**staff, "survey": survey}
+    result = {"name": LONG_NAME, "pct": 100, "poor": True, "severe": True, "vulnerable": False}
+    yield "survey:done", {**staff, "result": result}
+    assert done.household_id
+
+
+def _household_contexts(db: Any, language: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """My household with a record that qualifies for every demo programme."""
+    create_completed_household(
+        db,
+        head_name=LONG_NAME,
+        head_phone=CALLER,
+        member=[member(9, m_in_school="no", m_disability="yes")],
+        members=1,
+        water_source="surface",
+        water_minutes=45,
+        fies_worried="yes",
+        fies_healthy="yes",
+        fies_fewfood="yes",
+        fies_skipped="yes",
+        electricity="no",
+        cooking_fuel="wood",
+        floor="earth",
+    )
+    record = record_for(db, CALLER)
+    assert record is not None
+    opened = {"household_open": True}
+    yield "household:record", opened
+    programmes = eligible_programmes(db, record.survey, language)
+    assert len(programmes) == 7, programmes  # every demo programme but health insurance
+    for article_id, _title in programmes:
+        yield "household:programme", {**opened, "article": article_id}
+        yield "household:sent", {**opened, "article": article_id}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -1,0 +1,201 @@
+"""My household: the record a cadre's survey made, shown to the household head's
+own phone behind a PIN they set on first use, with the programmes the
+household's classification makes it eligible for.
+
+Setting a PIN takes two screens (enter, confirm). Between them the session
+holds the first entry's argon2 hash, never the PIN, and drops it once
+confirmed or abandoned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from babel.dates import format_date
+
+from domain.households import eligible_programmes, record_for
+from domain.pins import PinCheck, check_pin, set_pin, valid_pin
+from domain.translation import N_
+from menus import content
+from menus.context import Context
+from menus.menu import Input, Items, Menu, Option, Outcome, State
+from models import Subscriber
+
+MSG_TITLE = N_("My household")
+MSG_NONE = N_("No household record for this number yet. It appears after a field officer visits.")
+MSG_CHOOSE_PIN = N_("Choose a 4-6 digit PIN to protect your household record:")
+MSG_CONFIRM_PIN = N_("Enter the same PIN again:")
+MSG_ENTER_PIN = N_("Enter your PIN:")
+MSG_PIN_FORMAT = N_("A PIN is 4-6 digits.")
+MSG_PIN_MISMATCH = N_("Not the same PIN.")
+MSG_PIN_WRONG = N_("Wrong PIN. Try again.")
+MSG_PIN_LOCKED = N_("Locked. Try in 15 min.")
+MSG_SURVEYED = N_("Surveyed %(date)s in %(village)s.")
+MSG_PROGRAMMES = N_("You may qualify for:")
+MSG_NO_PROGRAMMES = N_("No programme matches your household now.")
+MSG_DETAILS_SMS = N_("Send me the details by SMS")
+
+_PENDING = "pin_pending"  # the first entry's hash while the PIN is confirmed
+
+
+def _subscriber(ctx: Context) -> Subscriber:
+    sub = ctx.db.get(Subscriber, ctx.subscriber_id)
+    assert sub is not None
+    return sub
+
+
+def _has_record(ctx: Context) -> bool:
+    return record_for(ctx.db, ctx.msisdn) is not None
+
+
+def no_record(ctx: Context) -> bool:
+    return not _has_record(ctx)
+
+
+def needs_pin(ctx: Context) -> bool:
+    return _has_record(ctx) and _subscriber(ctx).pin_hash is None
+
+
+def has_pin(ctx: Context) -> bool:
+    return _has_record(ctx) and _subscriber(ctx).pin_hash is not None
+
+
+def _choose(ctx: Context, text: str) -> Outcome:
+    from argon2 import PasswordHasher
+
+    if not valid_pin(text.strip()):
+        return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
+    ctx.data[_PENDING] = PasswordHasher().hash(text.strip())
+    return Outcome(leave=True)
+
+
+def _confirm(ctx: Context, text: str) -> Outcome:
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerificationError
+
+    pending = ctx.data.get(_PENDING)
+    try:
+        same = pending is not None and PasswordHasher().verify(pending, text.strip())
+    except VerificationError:
+        same = False
+    if not same:  # try again, or 0 to choose another
+        return Outcome(error=ctx.gettext(MSG_PIN_MISMATCH))
+    del ctx.data[_PENDING]
+    sub = _subscriber(ctx)
+    set_pin(sub, text.strip())
+    ctx.db.commit()
+    ctx.data["household_open"] = True
+    return Outcome(leave=True)
+
+
+def _enter(ctx: Context, text: str) -> Outcome:
+    if not valid_pin(text.strip()):
+        return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
+    verdict = check_pin(_subscriber(ctx), text.strip(), attempt_key=ctx.effect_key())
+    ctx.db.commit()
+    if verdict is PinCheck.OK:
+        ctx.data["household_open"] = True
+        return Outcome(leave=True)
+    if verdict is PinCheck.LOCKED:
+        return Outcome(error=ctx.gettext(MSG_PIN_LOCKED))
+    return Outcome(error=ctx.gettext(MSG_PIN_WRONG))
+
+
+def _confirm_back(ctx: Context) -> bool:
+    ctx.data.pop(_PENDING, None)
+    return False
+
+
+def _hints(*msgids: str) -> Callable[[Context], tuple[str, ...]]:
+    def hints(ctx: Context) -> tuple[str, ...]:
+        return tuple(ctx.gettext(m) for m in msgids)
+
+    return hints
+
+
+def _record_title(ctx: Context) -> str:
+    record = record_for(ctx.db, ctx.msisdn) if ctx.data.get("household_open") else None
+    return record.head_name if record else ctx.gettext(MSG_TITLE)
+
+
+def _record_body(ctx: Context) -> str:
+    _ = ctx.gettext
+    record = record_for(ctx.db, ctx.msisdn) if ctx.data.get("household_open") else None
+    if record is None:
+        return _(MSG_NONE)
+    when = format_date(record.surveyed_at.date(), format="medium", locale=_locale(ctx.language))
+    lines = [_(MSG_SURVEYED) % {"date": when, "village": record.village}]
+    lines.append(_(MSG_PROGRAMMES) if _programmes(ctx) else _(MSG_NO_PROGRAMMES))
+    return "\n".join(lines)
+
+
+def _locale(language: str) -> str:
+    return {"zh": "zh_Hans_CN"}.get(language, language)
+
+
+def _programmes(ctx: Context) -> Sequence[tuple[int, str]]:
+    if not ctx.data.get("household_open"):
+        return []
+    record = record_for(ctx.db, ctx.msisdn)
+    return eligible_programmes(ctx.db, record.survey, ctx.language) if record else []
+
+
+def _none_body(ctx: Context) -> str:
+    return ctx.gettext(MSG_NONE)
+
+
+MENU = Menu(
+    name="household",
+    states=[
+        State("none", MSG_TITLE, body=_none_body, back="main:home"),
+        State(
+            "choose_pin",
+            MSG_TITLE,
+            body=lambda ctx: ctx.gettext(MSG_CHOOSE_PIN),
+            input=Input(
+                accept=_choose, dest="confirm_pin", hints=_hints(MSG_PIN_FORMAT), secret=True
+            ),
+            back="main:home",
+        ),
+        State(
+            "confirm_pin",
+            MSG_TITLE,
+            body=lambda ctx: ctx.gettext(MSG_CONFIRM_PIN),
+            input=Input(
+                accept=_confirm,
+                dest="record",
+                back=_confirm_back,
+                hints=_hints(MSG_PIN_MISMATCH),
+                secret=True,
+            ),
+            back="choose_pin",
+        ),
+        State(
+            "pin",
+            MSG_TITLE,
+            body=lambda ctx: ctx.gettext(MSG_ENTER_PIN),
+            input=Input(
+                accept=_enter,
+                dest="record",
+                hints=_hints(MSG_PIN_FORMAT, MSG_PIN_WRONG, MSG_PIN_LOCKED),
+                secret=True,
+            ),
+            back="main:home",
+        ),
+        State(
+            "record",
+            _record_title,
+            body=_record_body,
+            items=Items(_programmes, key="article", dest="programme"),
+            back="main:home",
+        ),
+        State(
+            "programme",
+            content.article_title,
+            body=content.article_body,
+            options=(Option("1", MSG_DETAILS_SMS, "sent", content.send_article_by_sms),),
+            back="record",
+        ),
+        State("sent", content.article_title, body=content.sent_body, back="programme"),
+    ],
+)

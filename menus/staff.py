@@ -1,0 +1,180 @@
+"""The staff menu: a cadre signs in with a PIN, sees their progress and drafts,
+and surveys households.
+
+Only a number registered as a cadre sees "Staff" on the main menu, and every
+staff screen is behind the PIN screen of the same session: a villager's number
+never reaches them. The PIN is checked and dropped: the session keeps ``#`` in
+its place (``Input.secret``) and only the cadre's id once it checks out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain import surveys
+from domain.cadres import cadre_id_for, village_choices
+from domain.households import households_in, progress
+from domain.pins import PinCheck, check_pin, valid_pin
+from domain.translation import N_
+from menus import survey
+from menus.context import Context
+from menus.menu import Input, Items, Menu, Option, Outcome, State
+from models import Cadre, SurveyDraft
+
+MSG_STAFF = N_("Staff")
+MSG_SIGN_IN = N_("Enter your staff PIN:")
+MSG_PIN_FORMAT = N_("A PIN is 4-6 digits.")
+MSG_PIN_WRONG = N_("Wrong PIN. Try again.")
+MSG_PIN_LOCKED = N_("Locked. Try in 15 min.")
+MSG_PIN_NOT_SET = N_("No PIN. Ask your office.")
+MSG_CONTINUE = N_("Continue %(name)s at Q%(n)d")
+MSG_A_HOUSEHOLD = N_("household")
+MSG_DRAFTS = N_("Open drafts (%(n)d)")
+MSG_AGAIN = N_("Survey again")
+MSG_PROGRESS = N_("%(done)d of %(total)d households surveyed in %(village)s this round.")
+MSG_PROGRESS_SHORT = N_("Surveyed this round:")
+MSG_NO_SURVEY = N_("No survey is open. Ask your office.")
+MSG_PICK_VILLAGE = N_("Which village?")
+MSG_DRAFTS_TITLE = N_("Open drafts")
+
+
+def is_cadre(ctx: Context) -> bool:
+    return cadre_id_for(ctx.db, ctx.msisdn) is not None
+
+
+def _pin(ctx: Context, text: str) -> Outcome:
+    """Check the PIN typed; on success remember the cadre (never the PIN)."""
+    _ = ctx.gettext
+    cadre_id = cadre_id_for(ctx.db, ctx.msisdn)
+    cadre = ctx.db.get(Cadre, cadre_id) if cadre_id is not None else None
+    if cadre is None:
+        return Outcome(error=_(MSG_PIN_NOT_SET))
+    if not valid_pin(text.strip()):
+        return Outcome(error=_(MSG_PIN_FORMAT))
+    verdict = check_pin(cadre, text.strip(), attempt_key=ctx.effect_key())
+    ctx.db.commit()
+    if verdict is PinCheck.OK:
+        ctx.data["cadre"] = cadre.id
+        return Outcome(leave=True)
+    return Outcome(error=_(_PIN_MESSAGES[verdict]))
+
+
+_PIN_MESSAGES = {
+    PinCheck.WRONG: MSG_PIN_WRONG,
+    PinCheck.LOCKED: MSG_PIN_LOCKED,
+    PinCheck.NOT_SET: MSG_PIN_NOT_SET,
+}
+
+
+def _pin_hints(ctx: Context) -> tuple[str, ...]:
+    return tuple(ctx.gettext(m) for m in (MSG_PIN_FORMAT, *_PIN_MESSAGES.values()))
+
+
+def _home_title(ctx: Context) -> str:
+    cadre = ctx.db.get(Cadre, ctx.data["cadre"])
+    return cadre.name if cadre else ctx.gettext(MSG_STAFF)
+
+
+def _home_body(ctx: Context) -> str:
+    _ = ctx.gettext
+    try:
+        round_id = surveys.current_round_id(ctx.db)
+    except surveys.SurveyError:
+        return _(MSG_NO_SURVEY)
+    villages = progress(ctx.db, ctx.data["cadre"], round_id)
+    if len(villages) == 1:
+        p = villages[0]
+        return _(MSG_PROGRESS) % {"done": p.surveyed, "total": p.households, "village": p.village}
+    counts = ", ".join(f"{p.village} {p.surveyed}/{p.households}" for p in villages)
+    return f"{_(MSG_PROGRESS_SHORT)} {counts}"
+
+
+def _drafts(ctx: Context) -> list[SurveyDraft]:
+    return surveys.open_drafts(ctx.db, ctx.data["cadre"])
+
+
+def _has_draft(ctx: Context) -> bool:
+    return bool(_drafts(ctx))
+
+
+def _continue_label(ctx: Context) -> str:
+    draft = _drafts(ctx)[0]
+    name = (draft.label or ctx.gettext(MSG_A_HOUSEHOLD))[:20]
+    return ctx.gettext(MSG_CONTINUE) % {"name": name, "n": draft.question_no}
+
+
+def _drafts_label(ctx: Context) -> str:
+    return ctx.gettext(MSG_DRAFTS) % {"n": len(_drafts(ctx))}
+
+
+def _several_drafts(ctx: Context) -> bool:
+    return len(_drafts(ctx)) > 1
+
+
+def _draft_items(ctx: Context) -> Sequence[tuple[int, str]]:
+    return [
+        (d.id, f"{(d.label or ctx.gettext(MSG_A_HOUSEHOLD))[:20]} Q{d.question_no}")
+        for d in _drafts(ctx)
+    ]
+
+
+def _villages(ctx: Context) -> Sequence[tuple[int, str]]:
+    return village_choices(ctx.db, ctx.data["cadre"])
+
+
+def _households(ctx: Context) -> Sequence[tuple[int, str]]:
+    mine = {area_id for area_id, _name in _villages(ctx)}
+    village = ctx.data.get("village")
+    return households_in(ctx.db, village) if village in mine else []
+
+
+def _village_title(ctx: Context) -> str:
+    names = dict(_villages(ctx))
+    return names.get(ctx.data.get("village", 0), "")
+
+
+MENU = Menu(
+    name="staff",
+    states=[
+        State(
+            "pin",
+            MSG_STAFF,
+            body=lambda ctx: ctx.gettext(MSG_SIGN_IN),
+            input=Input(accept=_pin, dest="home", hints=_pin_hints, secret=True),
+            back="main:home",
+        ),
+        State(
+            "home",
+            _home_title,
+            body=_home_body,
+            options=(
+                Option("1", _continue_label, "survey:question", survey.resume, when=_has_draft),
+                Option("2", survey.MSG_NEW, "survey:question", survey.start_new, when=survey.ready),
+                Option("3", _drafts_label, "drafts", when=_several_drafts),
+                Option("4", MSG_AGAIN, "again_village", when=survey.ready),
+            ),
+            back="main:home",
+        ),
+        State(
+            "drafts",
+            MSG_DRAFTS_TITLE,
+            items=Items(_draft_items, key="draft", dest="survey:question", effect=survey.resume),
+            back="home",
+        ),
+        State(
+            "again_village",
+            MSG_PICK_VILLAGE,
+            items=Items(_villages, key="village", dest="again_household"),
+            back="home",
+        ),
+        State(
+            "again_household",
+            _village_title,
+            items=Items(
+                _households, key="household", dest="survey:question", effect=survey.start_new
+            ),
+            back="again_village",
+            empty=N_("No households registered here yet."),
+        ),
+    ],
+)

@@ -1,0 +1,38 @@
+"""Every question of the household survey as the USSD engine shows it: the
+positions a cadre can reach and the session data that puts them there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from domain import surveys
+from domain.xlsform import Form
+from tests.factories import household, member
+
+#: A name as long as the header shows (the header cuts it to 10 characters).
+LONG_NAME = "Wwwwwwwwwwwwwwwwwwww"
+
+
+def answer_sets() -> list[dict[str, Any]]:
+    """Answer sets that between them make every question relevant."""
+    people = [
+        member(30, m_name=LONG_NAME),
+        member(10, m_name=LONG_NAME),
+        member(75, m_name=LONG_NAME),
+    ]
+    return [
+        household(*people, water_source="borehole", water_minutes=40, toilet="pit_slab"),
+        household(*people, toilet="none", has_phone="no"),
+    ]
+
+
+def positions(form: Form) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+    """Each question's position once, with answers that lead there."""
+    seen: set[str] = set()
+    for answers in answer_sets():
+        for pos in surveys.flow(form, answers):
+            name = str(pos[-1])
+            if name not in seen:
+                seen.add(name)
+                yield pos, answers
