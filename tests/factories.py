@@ -34,7 +34,6 @@ def household(*members: dict[str, Any], **answers: Any) -> dict[str, Any]:
     """A household deprived in nothing, with ``answers`` overriding."""
     roster = list(members) or [member(40), member(38), member(9)]
     base: dict[str, Any] = {
-        "village": "12",
         "head_name": "Wanjiru",
         "has_phone": "yes",
         "head_phone": "+254700000101",

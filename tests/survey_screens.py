@@ -36,3 +36,23 @@ def positions(form: Form) -> Iterator[tuple[list[Any], dict[str, Any]]]:
             if name not in seen:
                 seen.add(name)
                 yield pos, answers
+
+
+def keypresses(form: Form, answers: dict[str, Any], villages: list[tuple[int, str]]) -> list[str]:
+    """What a cadre types to give ``answers``, question by question, in the
+    order the survey asks them."""
+    typed: list[str] = []
+    for pos in surveys.flow(form, answers):
+        q = surveys.question_at(form, pos)
+        value = surveys.answer_at(answers, pos)
+        names = [name for name, _label in surveys.choices_for(q, villages)]
+        if q.type == "select_one":
+            typed.append(str(names.index(str(value)) + 1))
+        elif q.type == "select_multiple":
+            typed.append(",".join(str(names.index(v) + 1) for v in value))
+        elif q.type == "date":
+            year, month, day = str(value).split("-")
+            typed.append(f"{day}{month}{year}")
+        else:
+            typed.append(str(value))
+    return typed
