@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from domain import xlsform_expr
+from domain.sql import upsert
 from domain.translation import N_
 from domain.xlsform import VILLAGES_LIST, Form, Question, Repeat, build_form
 from models import Survey, SurveyDraft, SurveyRound
@@ -386,14 +387,22 @@ def save_draft(
     label: str | None,
     household_id: int | None = None,
 ) -> None:
-    """Write a draft as it now stands (insert or update by ``key``). Commits:
-    an answer is kept the moment it is given."""
-    draft = db.scalars(select(SurveyDraft).where(SurveyDraft.key == key)).one_or_none()
-    if draft is None:
-        draft = SurveyDraft(key=key, cadre_id=cadre_id, survey_id=survey_id, created_at=utcnow())
-        db.add(draft)
-    draft.answers, draft.position, draft.question_no = answers, position, question_no
-    draft.label, draft.household_id, draft.updated_at = label, household_id, utcnow()
+    """Write a draft as it now stands: one upsert by ``key``, so two copies of
+    the same callback racing each other write one draft. Commits: an answer is
+    kept the moment it is given."""
+    now = utcnow()
+    values = {
+        "answers": answers,
+        "position": position,
+        "question_no": question_no,
+        "label": label,
+        "household_id": household_id,
+        "updated_at": now,
+    }
+    stmt = upsert(db, SurveyDraft).values(
+        key=key, cadre_id=cadre_id, survey_id=survey_id, created_at=now, **values
+    )
+    db.execute(stmt.on_conflict_do_update(index_elements=[SurveyDraft.key], set_=values))
     db.commit()
 
 
