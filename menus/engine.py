@@ -98,6 +98,10 @@ class Engine:
             if saved is not None and (text == saved.text or _is_prefix(text, saved.text)):
                 return saved.answer  # a repeat, or a late copy of an earlier callback
             state, todo, notice, strict, known = self._resume(caller, loaded, inputs, db)
+            if state.n + len(todo) < len(inputs):
+                # Inputs dropped unread (a lost session, a history that changed) may
+                # hold a PIN: keep none of them, only their count.
+                state.secret = list(range(len(inputs)))
             ctx = self._context(caller, state, db, notice)
             error = self._run(state, ctx, todo, strict)
             if error == RESTART:  # nothing of the failed path sticks, its language neither

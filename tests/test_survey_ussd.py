@@ -349,3 +349,20 @@ def test_my_household_behind_a_pin_lists_programmes_and_sends_details(
     assert "Enter your PIN" in later.press("6")
     assert later.press("1111").startswith("CON Wrong PIN. Try again.")
     assert later.press("4321").startswith("CON Akinyi Achieng")
+
+
+def test_a_pin_in_inputs_dropped_after_a_redis_restart_is_not_kept(
+    app: Flask, client: FlaskClient
+) -> None:
+    phone = Phone(client, DEMO_CADRE)
+    phone.dial()
+    phone.press("1", "8")
+    redis = app.extensions["ngazi_redis"]
+    redis.flushdb()  # Redis restarts while the cadre types the PIN
+    assert phone.press(DEMO_PIN).startswith("CON Session restarted.")
+    stored = b"".join(redis.get(k) or b"" for k in redis.keys("ngazi:ussd:session:*"))
+    assert stored and DEMO_PIN.encode() not in stored
+    assert phone.press("8").startswith("CON Staff\nEnter your staff PIN")  # goes on
+    assert phone.press(DEMO_PIN).startswith("CON Achieng Odhiambo")
+    stored = b"".join(redis.get(k) or b"" for k in redis.keys("ngazi:ussd:session:*"))
+    assert DEMO_PIN.encode() not in stored
