@@ -99,7 +99,8 @@ def _check(rule: Any, where: str) -> None:
         raise RuleError(f"{where}: 'is' takes true or false on a yes/no field")
     if op == "in" and (not isinstance(value, list) or not value):
         raise RuleError(f"{where}: 'in' takes a non-empty list")
-    if op in _COMPARE and (kind not in ("int", "float") or not isinstance(value, int | float)):
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if op in _COMPARE and (kind not in ("int", "float") or not is_number):
         raise RuleError(f"{where}: {op!r} takes a number on a numeric field")
     if op not in _COMPARE and op not in ("is", "in"):
         raise RuleError(f"{where}: unknown test {op!r}")
@@ -134,7 +135,11 @@ def where(rule: Mapping[str, Any]) -> ColumnElement[bool]:
     column = getattr(HouseholdSurvey, rule["field"])
     if "is" in rule:
         return column.is_(rule["is"])  # type: ignore[no-any-return]
+    # A missing value fails the test, as in ``matches``, and not() of it passes
+    # (SQL alone would make both unknown).
     if "in" in rule:
-        return column.in_(rule["in"])  # type: ignore[no-any-return]
-    op = next(k for k in rule if k != "field")
-    return _COMPARE[op](column, rule[op])  # type: ignore[return-value]
+        test = column.in_(rule["in"])
+    else:
+        op = next(k for k in rule if k != "field")
+        test = _COMPARE[op](column, rule[op])
+    return and_(column.is_not(None), test)

@@ -164,18 +164,36 @@ def _relevant(expr: str | None, answers: dict[str, Any], position: Position) -> 
 
 
 def flow(form: Form, answers: dict[str, Any]) -> Iterator[Position]:
-    """Every question to ask, in order, given the answers so far."""
+    """Every question to ask, in order, given the answers so far.
+
+    As in ODK, an answer to a question that is not relevant (any more) counts as
+    empty: skip logic and repeat counts read only the answers of questions asked
+    before them in this flow (a member whose age was corrected from 30 to 70 is
+    not asked whether they work away, whatever was answered before).
+    """
+    live: dict[str, Any] = {}
     for node in form.children:
         if isinstance(node, Question):
-            if _relevant(node.relevant, answers, [node.name]):
+            if _relevant(node.relevant, live, [node.name]):
                 yield [node.name]
+                if node.name in answers:
+                    live[node.name] = answers[node.name]
             continue
-        if not _relevant(node.relevant, answers, [node.name]):
+        if not _relevant(node.relevant, live, [node.name]):
             continue
-        for i in range(repeat_count(node, answers)):
+        given = answers.get(node.name) or []
+        items: list[dict[str, Any]] = []
+        count = repeat_count(node, live)
+        live[node.name] = items
+        for i in range(count):
+            item: dict[str, Any] = {}
+            items.append(item)
+            source = given[i] if i < len(given) and isinstance(given[i], dict) else {}
             for q in node.children:
-                if _relevant(q.relevant, answers, [node.name, i, q.name]):
+                if _relevant(q.relevant, live, [node.name, i, q.name]):
                     yield [node.name, i, q.name]
+                    if q.name in source:
+                        item[q.name] = source[q.name]
 
 
 def _order(form: Form, position: Position) -> tuple[int, int, int]:
@@ -262,9 +280,6 @@ def finished(form: Form, answers: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"unanswered: {'/'.join(str(p) for p in pos)}")
         if value is not None:
             out = with_answer(out, pos, value)
-    for node in form.children:  # a repeat of n instances is a list of n, even if sparse
-        if isinstance(node, Repeat) and node.name in out:
-            out[node.name] = out[node.name][: repeat_count(node, answers)]
     return out
 
 

@@ -38,7 +38,7 @@ _TYPES = {
     "text": "text",
     "date": "date",
 }
-_LANG_CODE = re.compile(r"\(([a-z]{2,3}(?:[-_][A-Za-z]+)?)\)\s*$")
+_LANG_CODE = re.compile(r"\(([a-z]{2,3}(?:[-_][a-z]+)?)\)\s*$", re.IGNORECASE)
 
 
 class FormError(ValueError):
@@ -131,6 +131,8 @@ def build_form(definition: Mapping[str, Any]) -> Form:
     for node in children:
         if isinstance(node, Repeat):
             _check_refs(node.count, set(names), node.name)
+            if node.relevant:
+                _check_refs(node.relevant, set(names), node.name)
     return Form(
         form_id=str(definition.get("id_string") or definition.get("name") or "form"),
         version=str(definition.get("version") or "1"),
