@@ -320,11 +320,12 @@ def parse_answer(
     multiple: listed numbers separated by a comma, space or dot (``1,3``;
     each once). Date: ``DDMMYYYY``, or day, month and year with any separator.
     Text: 1–80 characters, spaces tidied. Then the question's ``constraint``,
-    with its message when it fails.
+    with its message when it fails. An empty reply is an answer (None) only to
+    a question that is not required.
     """
     text = text.strip()
-    if not text:
-        return Parsed(hint=HINT_ANSWER)
+    if not text:  # an empty reply skips a question that is not required
+        return Parsed(hint=HINT_ANSWER) if q.required else Parsed(value=None)
     value: Any
     if q.type in ("integer", "decimal"):
         pattern = r"-?\d{1,9}" if q.type == "integer" else r"-?\d{1,9}([.,]\d{1,6})?"

@@ -219,7 +219,8 @@ def _question(item: dict[str, Any], kind: str, default: str, relevant: str | Non
         relevant=relevant,
         constraint=bind.get("constraint"),
         constraint_messages=_labels(bind.get("jr:constraintMsg"), default),
-        required=str(bind.get("required", "yes")).lower() in ("yes", "true", "true()", "1"),
+        # As in XLSForm, an empty `required` cell means the question may be skipped.
+        required=str(bind.get("required", "")).lower() in ("yes", "true", "true()", "1"),
     )
 
 

@@ -20,6 +20,7 @@ from domain.surveys import (
     HINT_NUMBER,
     HINT_TEXT,
     MAX_REPEAT,
+    Parsed,
     Position,
     finished,
     first_position,
@@ -142,8 +143,20 @@ def test_required(roster: Form) -> None:
     questions = roster.questions()
     assert questions["area"].required is True  # "yes"
     assert questions["built"].required is False  # "no"
-    # An empty `required` cell is required here (unlike ODK): USSD asks every question.
-    assert questions["head"].required is True
+
+
+def test_an_empty_required_cell_means_optional_and_an_empty_reply_skips() -> None:
+    form = build_form(
+        {
+            "id_string": "t",
+            "children": [{"type": "text", "name": "nick", "label": "Nickname?", "bind": {}}],
+        }
+    )
+    (nick,) = form.children
+    assert isinstance(nick, Question) and nick.required is False
+    parsed = parse_answer(nick, "  ", answers={}, position=["nick"], language="en", fallback="en")
+    assert parsed == Parsed(value=None)
+    assert finished(form, {"nick": None}) == {}
 
 
 @pytest.mark.parametrize(
