@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from app.db import db_session
 from domain import demo
-from domain.cadres import CadreError, add_cadre
+from domain.cadres import CadreError, add_cadre, deactivate_cadre
 from domain.surveys import open_round, purge_expired_drafts, store_definition
 from domain.xlsform import FormError, read_xlsform
 from models import CadreRole
@@ -90,6 +90,20 @@ def cadre_add(msisdn: str, name: str, villages: tuple[str, ...], role: str, pin:
         raise click.ClickException(str(exc)) from exc
     db.commit()
     click.echo(f"cadre {cadre.id}: {cadre.msisdn} {cadre.name} ({', '.join(villages)})")
+
+
+@cadre_group.command("deactivate")
+@click.argument("msisdn")
+@with_appcontext
+def cadre_deactivate(msisdn: str) -> None:
+    """Stop a cadre signing in (surveys and drafts are kept; `cadre add` re-activates)."""
+    db = db_session()
+    try:
+        cadre = deactivate_cadre(db, msisdn, region=current_app.config["DEFAULT_REGION"])
+    except CadreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.commit()
+    click.echo(f"cadre {cadre.id}: {cadre.msisdn} deactivated")
 
 
 @cadre_group.command("list")

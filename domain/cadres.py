@@ -61,6 +61,23 @@ def add_cadre(
     return cadre
 
 
+def deactivate_cadre(db: Session, msisdn: str, *, region: str = "KE") -> Cadre:
+    """Stop a cadre from signing in; a session already signed in is sent home at
+    its next input (within ``CACHE_SECONDS`` on other processes). Their surveys
+    and drafts are kept. Raises ``CadreError``. Does not commit."""
+    try:
+        number = normalise_msisdn(msisdn, region)
+    except InvalidMsisdn as exc:
+        raise CadreError(f"not a phone number: {msisdn!r}") from exc
+    cadre = db.scalars(select(Cadre).where(Cadre.msisdn == number)).one_or_none()
+    if cadre is None:
+        raise CadreError(f"no cadre {number}")
+    cadre.active = False
+    db.flush()
+    _ids.clear()
+    return cadre
+
+
 def find_village(db: Session, spec: str) -> Area:
     """The village named ``spec`` (``"Shinyalu"`` or ``"Kakamega/Shinyalu"``);
     raises ``CadreError`` when none or several match."""

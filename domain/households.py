@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -82,8 +82,9 @@ def complete_survey(
         **classification_columns(result, answers),
     )
     db.add(row)
-    db.query(SurveyDraft).filter(SurveyDraft.key == key).delete()
     try:
+        db.flush()  # the draft key is unique: a racing copy that got here first wins
+        db.execute(delete(SurveyDraft).where(SurveyDraft.key == key))
         db.commit()
     except IntegrityError:  # a racing copy completed it first
         db.rollback()

@@ -130,7 +130,8 @@ def build_form(definition: Mapping[str, Any]) -> Form:
                 _check_refs(expr, set(names), q.name)
     for node in children:
         if isinstance(node, Repeat):
-            _check_refs(node.count, set(names), node.name)
+            inside = {q.name for q in node.children}
+            _check_refs(node.count, set(names) - inside, node.name)
             if node.relevant:
                 _check_refs(node.relevant, set(names), node.name)
     return Form(

@@ -31,6 +31,12 @@ Value = str | float | bool | list[str]
 Resolver = Callable[[str], Any]
 
 
+#: Longer or deeper expressions are refused when a form is loaded (a form's
+#: skip logic is a line or two; this keeps the parser's recursion bounded).
+MAX_LENGTH = 2000
+MAX_DEPTH = 40
+
+
 class ExpressionError(ValueError):
     """An expression this service cannot evaluate (with the offending text)."""
 
@@ -88,9 +94,17 @@ class _Parser:
     relational < additive < multiplicative < unary."""
 
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_LENGTH:
+            raise ExpressionError(f"an expression of {len(text)} characters is too long")
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def nested(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"nested more than {MAX_DEPTH} deep in {self.text[:80]!r}")
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -132,7 +146,10 @@ class _Parser:
         tok = self.peek()
         if tok is not None and tok[1] == "-":
             self.i += 1
-            return _Node("neg", None, (self.unary(),))
+            self.nested()
+            node = _Node("neg", None, (self.unary(),))
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> _Node:
@@ -146,10 +163,13 @@ class _Parser:
         if kind == "dot":
             return _Node("dot")
         if text == "(":
+            self.nested()
             node = self.binary(0)
             self.take(")")
+            self.depth -= 1
             return node
         if kind == "name" and text in _FUNCTIONS:
+            self.nested()
             self.take("(")
             args: list[_Node] = []
             if self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
@@ -158,6 +178,7 @@ class _Parser:
                     self.i += 1
                     args.append(self.binary(0))
             self.take(")")
+            self.depth -= 1
             low, high = _FUNCTIONS[text]
             if not low <= len(args) <= high:
                 raise ExpressionError(f"{text}() takes {low} argument(s) in {self.text!r}")

@@ -36,6 +36,7 @@ BUSY = "END Service busy, please try again in a few minutes."
 
 INVALID = N_("Invalid choice.")
 RESTARTED = N_("Session restarted.")
+SIGNED_OUT = N_("Please sign in again.")
 MSG_MORE = N_("More")
 MSG_BACK = N_("Back")
 MSG_HOME = N_("Home")
@@ -86,7 +87,8 @@ class Engine:
         no effect twice; a racing copy loses the compare-and-set and answers what
         the winner stored.
         """
-        inputs = [_normal_key(k) for k in caller.text.split("*")] if caller.text else []
+        # As typed: a menu reads "01" as 1 (step), a typed answer keeps its zeros.
+        inputs = caller.text.split("*") if caller.text else []
         saved: SessionState | None = None
         for _attempt in range(MAX_ATTEMPTS):
             loaded = store.load(caller.session_id, caller.msisdn)
@@ -106,6 +108,7 @@ class Engine:
             error = self._run(state, ctx, todo, strict)
             if error == RESTART:  # nothing of the failed path sticks, its language neither
                 state = self._at(self.home, state)
+                state.secret = list(range(len(inputs)))  # inputs after the error went unread
                 ctx.notice, error = RESTARTED, ""
                 ctx.language, ctx.gettext = state.language, gettext_for(state.language)
                 ctx.language_chosen = None
@@ -200,9 +203,15 @@ class Engine:
     def step(self, state: SessionState, ctx: Context, key: str) -> bool:
         """Apply one input to ``state``; False when it is not a valid choice there."""
         menu = self.menus[state.menu]
+        if menu.requires is not None and state.state not in menu.public and not menu.requires(ctx):
+            # Signed out under the session (a cadre deactivated): back to the main menu.
+            self._at(self.home, state)
+            ctx.notice = SIGNED_OUT
+            return True
         st = menu.by_name[state.state]
         if st.input is not None:
-            return self._answer(state, ctx, st, key)
+            return self._answer(state, ctx, st, key.strip())
+        key = _normal_key(key)
         if key == HOME:
             return self._fire(state, ctx, "home")
         if key == BACK:

@@ -2,9 +2,9 @@
 own phone behind a PIN they set on first use, with the programmes the
 household's classification makes it eligible for.
 
-Setting a PIN takes two screens (enter, confirm). Between them the session
-holds the first entry's argon2 hash, never the PIN, and drops it once
-confirmed or abandoned.
+Setting a PIN takes two screens (enter, confirm). Between them the first
+entry's argon2 hash waits in the database as "chosen, not confirmed"; the
+session holds neither the PIN nor its hash.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 
 from babel.dates import format_date
 
+from domain import pins
 from domain.households import eligible_programmes, record_for
-from domain.pins import PinCheck, check_pin, set_pin, valid_pin
+from domain.pins import PinCheck
 from domain.translation import N_
 from menus import content
 from menus.context import Context
@@ -35,11 +36,11 @@ MSG_PROGRAMMES = N_("You may qualify for:")
 MSG_NO_PROGRAMMES = N_("No programme matches your household now.")
 MSG_DETAILS_SMS = N_("Send me the details by SMS")
 
-_PENDING = "pin_pending"  # the first entry's hash while the PIN is confirmed
 
-
-def _subscriber(ctx: Context) -> Subscriber:
-    sub = ctx.db.get(Subscriber, ctx.subscriber_id)
+def _subscriber(ctx: Context, *, lock: bool = False) -> Subscriber:
+    """The caller's row; ``lock`` holds it for a PIN check, so wrong PINs racing
+    from several sessions all count."""
+    sub = ctx.db.get(Subscriber, ctx.subscriber_id, with_for_update=lock, populate_existing=lock)
     assert sub is not None
     return sub
 
@@ -53,45 +54,35 @@ def no_record(ctx: Context) -> bool:
 
 
 def needs_pin(ctx: Context) -> bool:
-    return _has_record(ctx) and _subscriber(ctx).pin_hash is None
+    return _has_record(ctx) and not pins.has_pin(_subscriber(ctx))
 
 
 def has_pin(ctx: Context) -> bool:
-    return _has_record(ctx) and _subscriber(ctx).pin_hash is not None
+    return _has_record(ctx) and pins.has_pin(_subscriber(ctx))
 
 
 def _choose(ctx: Context, text: str) -> Outcome:
-    from argon2 import PasswordHasher
-
-    if not valid_pin(text.strip()):
+    if not pins.valid_pin(text):
         return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
-    ctx.data[_PENDING] = PasswordHasher().hash(text.strip())
+    pins.choose_pin(_subscriber(ctx), text)
+    ctx.db.commit()
     return Outcome(leave=True)
 
 
 def _confirm(ctx: Context, text: str) -> Outcome:
-    from argon2 import PasswordHasher
-    from argon2.exceptions import VerificationError
-
-    pending = ctx.data.get(_PENDING)
-    try:
-        same = pending is not None and PasswordHasher().verify(pending, text.strip())
-    except VerificationError:
-        same = False
-    if not same:  # try again, or 0 to choose another
+    if not pins.confirm_pin(_subscriber(ctx), text):  # try again, or 0 to choose another
+        ctx.db.rollback()
         return Outcome(error=ctx.gettext(MSG_PIN_MISMATCH))
-    del ctx.data[_PENDING]
-    sub = _subscriber(ctx)
-    set_pin(sub, text.strip())
     ctx.db.commit()
     ctx.data["household_open"] = True
     return Outcome(leave=True)
 
 
 def _enter(ctx: Context, text: str) -> Outcome:
-    if not valid_pin(text.strip()):
+    if not pins.valid_pin(text):
         return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
-    verdict = check_pin(_subscriber(ctx), text.strip(), attempt_key=ctx.effect_key())
+    account = _subscriber(ctx, lock=True)
+    verdict = pins.check_pin(ctx.db, account, text, attempt_key=ctx.effect_key())
     ctx.db.commit()
     if verdict is PinCheck.OK:
         ctx.data["household_open"] = True
@@ -99,11 +90,6 @@ def _enter(ctx: Context, text: str) -> Outcome:
     if verdict is PinCheck.LOCKED:
         return Outcome(error=ctx.gettext(MSG_PIN_LOCKED))
     return Outcome(error=ctx.gettext(MSG_PIN_WRONG))
-
-
-def _confirm_back(ctx: Context) -> bool:
-    ctx.data.pop(_PENDING, None)
-    return False
 
 
 def _hints(*msgids: str) -> Callable[[Context], tuple[str, ...]]:
@@ -164,7 +150,6 @@ MENU = Menu(
             input=Input(
                 accept=_confirm,
                 dest="record",
-                back=_confirm_back,
                 hints=_hints(MSG_PIN_MISMATCH),
                 secret=True,
             ),

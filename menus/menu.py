@@ -137,6 +137,10 @@ class Menu:
     name: str
     states: Sequence[State]
     roots: frozenset[str] = frozenset()  # entry points that need no way back
+    # Checked before every input in this menu's states but ``public`` ones: False
+    # sends the caller home (staff menus require a signed-in, still active cadre).
+    requires: Callable[[Context], bool] | None = None
+    public: frozenset[str] = frozenset()
     by_name: dict[str, State] = field(init=False)
     machine: Machine = field(init=False)
 

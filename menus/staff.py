@@ -46,12 +46,18 @@ def _pin(ctx: Context, text: str) -> Outcome:
     """Check the PIN typed; on success remember the cadre (never the PIN)."""
     _ = ctx.gettext
     cadre_id = cadre_id_for(ctx.db, ctx.msisdn)
-    cadre = ctx.db.get(Cadre, cadre_id) if cadre_id is not None else None
-    if cadre is None:
+    # Locked for the check, so wrong PINs racing from several sessions all count.
+    cadre = (
+        ctx.db.get(Cadre, cadre_id, with_for_update=True, populate_existing=True)
+        if cadre_id is not None
+        else None
+    )
+    if cadre is None or not cadre.active:
+        ctx.db.rollback()
         return Outcome(error=_(MSG_PIN_NOT_SET))
-    if not valid_pin(text.strip()):
+    if not valid_pin(text):
         return Outcome(error=_(MSG_PIN_FORMAT))
-    verdict = check_pin(cadre, text.strip(), attempt_key=ctx.effect_key())
+    verdict = check_pin(ctx.db, cadre, text, attempt_key=ctx.effect_key())
     ctx.db.commit()
     if verdict is PinCheck.OK:
         ctx.data["cadre"] = cadre.id
@@ -135,6 +141,8 @@ def _village_title(ctx: Context) -> str:
 
 MENU = Menu(
     name="staff",
+    requires=survey.signed_in,
+    public=frozenset({"pin"}),
     states=[
         State(
             "pin",

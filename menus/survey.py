@@ -13,6 +13,7 @@ answers of its own hop.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from domain import surveys
@@ -32,6 +33,7 @@ from domain.translation import N_
 from domain.xlsform import VILLAGES_LIST, Form, Question, Repeat, label
 from menus.context import Context
 from menus.menu import Input, Menu, Option, Outcome, State
+from models import Cadre
 
 #: The header line: the question's number (and whose, in a repeat group).
 MSG_QUESTION = N_("Q%(n)d")
@@ -56,9 +58,22 @@ _HINTS_BY_TYPE = {
 NAME_IN_HEADER = 10
 
 
+log = logging.getLogger(__name__)
+
+MSG_NO_ROUND = N_("No round open. Ask office.")
+MSG_CANNOT_CLASSIFY = N_("Saved. Cannot finish: call office.")
+
 #: The form cadres fill in (``form_id`` in the XLSForm's settings).
 HOUSEHOLD_FORM = "household"
 MSG_NEW = N_("New household")
+
+
+def signed_in(ctx: Context) -> bool:
+    """This session signed in with a PIN, and its cadre is still active (read on
+    every staff input: a cadre deactivated is out at their next one)."""
+    cadre_id = ctx.data.get("cadre")
+    cadre = ctx.db.get(Cadre, cadre_id) if cadre_id is not None else None
+    return cadre is not None and cadre.active and cadre.msisdn == ctx.msisdn
 
 
 def ready(ctx: Context) -> bool:
@@ -204,10 +219,19 @@ def accept(ctx: Context, text: str) -> Outcome:
     if parsed.hint is not None:
         return Outcome(error=ctx.gettext(parsed.hint))
     sv["ans"] = surveys.with_answer(sv["ans"], sv["pos"], parsed.value)
+    ctx.data["survey"] = sv
     following = surveys.next_position(form, sv["ans"], sv["pos"])
     if following is None:
-        result = classify(surveys.finished(form, sv["ans"]))
-        ctx.data["survey"] = sv
+        # The last answer: kept in the draft whatever happens next.
+        ctx.run(save)
+        try:
+            surveys.current_round_id(ctx.db)
+            result = classify(surveys.finished(form, sv["ans"]))
+        except surveys.SurveyError:
+            return Outcome(error=ctx.gettext(MSG_NO_ROUND))
+        except ValueError:  # a form version the classifier cannot read: a bug to fix
+            log.exception("survey %s: answers the classifier rejects", sv["sid"])
+            return Outcome(error=ctx.gettext(MSG_CANNOT_CLASSIFY))
         ctx.data["result"] = {
             "name": sv["ans"].get("head_name", ""),
             "pct": int(result.score * 100),
@@ -218,7 +242,6 @@ def accept(ctx: Context, text: str) -> Outcome:
         ctx.run(_complete)
         return Outcome(leave=True)
     sv["pos"] = following
-    ctx.data["survey"] = sv
     ctx.run(save)
     return Outcome()
 
@@ -286,6 +309,7 @@ def done_title(ctx: Context) -> str:
 
 MENU = Menu(
     name="survey",
+    requires=signed_in,
     states=[
         State(
             "question",
