@@ -33,6 +33,8 @@ class Context:
     error: str | None = None  # an input's hint (translated), shown above the same screen
     secret: list[int] = field(default_factory=list)  # indices of inputs never to keep (PINs)
     language_chosen: str | None = None  # set when the caller picks a language
+    # What a menu worked out during this callback (not kept): see ``memo``.
+    cache: dict[Any, Any] = field(default_factory=dict)
     # Effects waiting for a shortcut replay to prove valid: (effect, hop, data then).
     deferred: list[tuple[Callable[[Context], None], int, dict[str, Any]]] | None = None
 
@@ -42,6 +44,13 @@ class Context:
         path = masked("*".join(self.history.split("*")[: self.hop]), self.secret)
         digest = hashlib.blake2b(f"{self.session_id}|{self.hop}|{path}".encode(), digest_size=16)
         return "ussd:" + digest.hexdigest()
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per callback for ``key``: a screen is laid out more
+        than once per callback, and its text functions may ask the same question."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
     def run(self, effect: Callable[[Context], None]) -> None:
         """Run ``effect`` now, or keep it for ``run_deferred`` during a replay."""

@@ -37,10 +37,10 @@ MSG_NO_PROGRAMMES = N_("No programme matches your household now.")
 MSG_DETAILS_SMS = N_("Send me the details by SMS")
 
 
-def _subscriber(ctx: Context, *, lock: bool = False) -> Subscriber:
-    """The caller's row; ``lock`` holds it for a PIN check, so wrong PINs racing
-    from several sessions all count."""
-    sub = ctx.db.get(Subscriber, ctx.subscriber_id, with_for_update=lock, populate_existing=lock)
+def _subscriber(ctx: Context, *, fresh: bool = False) -> Subscriber:
+    """The caller's row; ``fresh`` reads it again (a PIN check: the lock may have
+    been set by another session)."""
+    sub = ctx.db.get(Subscriber, ctx.subscriber_id, populate_existing=fresh)
     assert sub is not None
     return sub
 
@@ -81,7 +81,7 @@ def _confirm(ctx: Context, text: str) -> Outcome:
 def _enter(ctx: Context, text: str) -> Outcome:
     if not pins.valid_pin(text):
         return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
-    account = _subscriber(ctx, lock=True)
+    account = _subscriber(ctx, fresh=True)
     verdict = pins.check_pin(ctx.db, account, text, attempt_key=ctx.effect_key())
     ctx.db.commit()
     if verdict is PinCheck.OK:

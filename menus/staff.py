@@ -46,12 +46,8 @@ def _pin(ctx: Context, text: str) -> Outcome:
     """Check the PIN typed; on success remember the cadre (never the PIN)."""
     _ = ctx.gettext
     cadre_id = cadre_id_for(ctx.db, ctx.msisdn)
-    # Locked for the check, so wrong PINs racing from several sessions all count.
-    cadre = (
-        ctx.db.get(Cadre, cadre_id, with_for_update=True, populate_existing=True)
-        if cadre_id is not None
-        else None
-    )
+    # Fresh from the database: the lock may have been set by another session.
+    cadre = ctx.db.get(Cadre, cadre_id, populate_existing=True) if cadre_id is not None else None
     if cadre is None or not cadre.active:
         ctx.db.rollback()
         return Outcome(error=_(MSG_PIN_NOT_SET))
@@ -96,7 +92,10 @@ def _home_body(ctx: Context) -> str:
 
 
 def _drafts(ctx: Context) -> list[SurveyDraft]:
-    return surveys.open_drafts(ctx.db, ctx.data["cadre"])
+    drafts: list[SurveyDraft] = ctx.memo(
+        "drafts", lambda: surveys.open_drafts(ctx.db, ctx.data["cadre"])
+    )
+    return drafts
 
 
 def _has_draft(ctx: Context) -> bool:

@@ -141,6 +141,13 @@ def _question(ctx: Context) -> Question:
     return surveys.question_at(_form(ctx), _sv(ctx)["pos"])
 
 
+def _number(ctx: Context) -> int:
+    """The current question's number in the flow (worked out once per answer)."""
+    sv = _sv(ctx)
+    key = ("question_number", id(sv["ans"]), tuple(sv["pos"]))
+    return int(ctx.memo(key, lambda: surveys.question_number(_form(ctx), sv["ans"], sv["pos"])))
+
+
 def _villages(ctx: Context, q: Question) -> list[tuple[int, str]]:
     return village_choices(ctx.db, ctx.data["cadre"]) if q.list_name == VILLAGES_LIST else []
 
@@ -150,7 +157,7 @@ def header(ctx: Context) -> str:
     answer, then which instance of how many)."""
     sv, form = _sv(ctx), _form(ctx)
     pos = sv["pos"]
-    text = ctx.gettext(MSG_QUESTION) % {"n": surveys.question_number(form, sv["ans"], pos)}
+    text = ctx.gettext(MSG_QUESTION) % {"n": _number(ctx)}
     if len(pos) == 3:
         node = next(n for n in form.children if n.name == pos[0])
         assert isinstance(node, Repeat)
@@ -260,7 +267,7 @@ def back(ctx: Context) -> bool:
 
 def save(ctx: Context) -> None:
     """Write the draft as it stands (an effect: runs once per hop)."""
-    sv, form = _sv(ctx), _form(ctx)
+    sv = _sv(ctx)
     surveys.save_draft(
         ctx.db,
         key=sv["key"],
@@ -268,7 +275,7 @@ def save(ctx: Context) -> None:
         survey_id=sv["sid"],
         answers=sv["ans"],
         position=sv["pos"],
-        question_no=surveys.question_number(form, sv["ans"], sv["pos"]),
+        question_no=_number(ctx),
         label=sv["ans"].get("head_name"),
         household_id=sv.get("hh"),
     )
