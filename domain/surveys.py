@@ -15,7 +15,6 @@ different water source) changes what comes next.
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from domain import xlsform_expr
@@ -198,14 +197,10 @@ def flow(form: Form, answers: dict[str, Any]) -> Iterator[Position]:
 
 def _order(form: Form, position: Position) -> tuple[int, int, int]:
     """A sort key for document order: (top-level index, instance, child index)."""
-    for top, node in enumerate(form.children):
-        if node.name == position[0]:
-            if isinstance(node, Repeat) and len(position) == 3:
-                names = [q.name for q in node.children]
-                child = names.index(position[2]) if position[2] in names else 0
-                return (top, int(position[1]), child)
-            return (top, 0, 0)
-    return (len(form.children), 0, 0)
+    top, _ = form.order.get(position[0], (len(form.children), 0))
+    if len(position) == 3:
+        return (top, int(position[1]), form.order.get(position[2], (top, 0))[1])
+    return (top, 0, 0)
 
 
 def first_position(form: Form, answers: dict[str, Any]) -> Position | None:
@@ -233,8 +228,12 @@ def previous_position(form: Form, answers: dict[str, Any], position: Position) -
 
 def question_number(form: Form, answers: dict[str, Any], position: Position) -> int:
     """``position``'s number in the flow, from 1."""
-    here = _order(form, position)
-    return 1 + sum(1 for pos in flow(form, answers) if _order(form, pos) < here)
+    here, number = _order(form, position), 1
+    for pos in flow(form, answers):
+        if _order(form, pos) >= here:
+            break
+        number += 1
+    return number
 
 
 def question_at(form: Form, position: Position) -> Question:
@@ -257,15 +256,17 @@ def answer_at(answers: dict[str, Any], position: Position) -> Any:
 
 
 def with_answer(answers: dict[str, Any], position: Position, value: Any) -> dict[str, Any]:
-    """A copy of ``answers`` with ``value`` at ``position``."""
-    out = copy.deepcopy(answers)
+    """A copy of ``answers`` with ``value`` at ``position`` (what it changes is
+    copied; the rest is shared, and never changed in place)."""
+    out = dict(answers)
     if len(position) == 1:
         out[position[0]] = value
         return out
-    items = out.setdefault(position[0], [])
+    items = list(out.get(position[0]) or [])
     while len(items) <= position[1]:
         items.append({})
-    items[position[1]][position[2]] = value
+    items[position[1]] = {**items[position[1]], position[2]: value}
+    out[position[0]] = items
     return out
 
 
@@ -407,19 +408,40 @@ def save_draft(
     the same callback racing each other write one draft. Commits: an answer is
     kept the moment it is given."""
     now = utcnow()
-    values = {
-        "answers": answers,
-        "position": position,
-        "question_no": question_no,
-        "label": label,
-        "household_id": household_id,
-        "updated_at": now,
-    }
-    stmt = upsert(db, SurveyDraft).values(
-        key=key, cadre_id=cadre_id, survey_id=survey_id, created_at=now, **values
+    db.execute(
+        _draft_upsert(db),
+        {
+            "key": key,
+            "cadre_id": cadre_id,
+            "survey_id": survey_id,
+            "created_at": now,
+            "answers": answers,
+            "position": position,
+            "question_no": question_no,
+            "label": label,
+            "household_id": household_id,
+            "updated_at": now,
+        },
     )
-    db.execute(stmt.on_conflict_do_update(index_elements=[SurveyDraft.key], set_=values))
     db.commit()
+
+
+_UPDATED = ("answers", "position", "question_no", "label", "household_id", "updated_at")
+_draft_upserts: dict[str, Any] = {}
+
+
+def _draft_upsert(db: Session) -> Any:
+    """The draft upsert, built once per dialect with bound parameters (building
+    it with values each time cost more than running it)."""
+    dialect = db.get_bind().dialect.name
+    stmt = _draft_upserts.get(dialect)
+    if stmt is None:
+        names = ("key", "cadre_id", "survey_id", "created_at", *_UPDATED)
+        insert = upsert(db, SurveyDraft).values({n: bindparam(n) for n in names})
+        stmt = _draft_upserts[dialect] = insert.on_conflict_do_update(
+            index_elements=[SurveyDraft.key], set_={n: insert.excluded[n] for n in _UPDATED}
+        )
+    return stmt
 
 
 def open_drafts(db: Session, cadre_id: int) -> list[SurveyDraft]:

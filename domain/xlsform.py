@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,17 @@ class Form:
     title: str
     default_language: str
     children: tuple[Node, ...]
+
+    @cached_property
+    def order(self) -> dict[str, tuple[int, int]]:
+        """Each question's and repeat's place: (top-level index, index in its repeat)."""
+        out: dict[str, tuple[int, int]] = {}
+        for top, node in enumerate(self.children):
+            out[node.name] = (top, 0)
+            if isinstance(node, Repeat):
+                for child, q in enumerate(node.children):
+                    out[q.name] = (top, child)
+        return out
 
     def questions(self) -> dict[str, Question]:
         """Every question by name (names are unique in an XLSForm)."""
