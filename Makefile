@@ -64,9 +64,11 @@ migrate: $(RUN_STAMP)
 worker: $(RUN_STAMP) $(MO)
 	$(FLASK) worker
 
-## bench: USSD hops/s against a bare endpoint under gunicorn, then p50/p99 at half the maximum
+## bench: USSD hops/s against a bare endpoint under gunicorn, then p50/p99 at half the maximum;
+## then the same for cadres' household surveys (bench.survey), with a PostgreSQL check
 bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m bench.ussd
+	$(BIN)/python -m bench.survey
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

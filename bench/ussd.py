@@ -245,8 +245,13 @@ def run_wrk(
     master: int,
     think_ms: int = 0,
     profile: Path | None = None,
+    script: Path = LUA,
+    env_extra: dict[str, str] | None = None,
+    cls: type[Run] = Run,
 ) -> Run:
-    """One wrk run of bench/ussd.lua; ``ring`` callers in all, ``connections`` in all.
+    """One wrk run of ``script`` (bench/ussd.lua, or another script taking the same
+    arguments, such as bench/survey.lua); ``ring`` callers in all, ``connections`` in
+    all. ``env_extra`` is added to wrk's environment; the result is a ``cls``.
 
     A "prime" run is stopped (SIGINT, which makes wrk report) as soon as every wrk
     thread has printed PRIMED; ``seconds`` is then only an upper bound. With
@@ -267,7 +272,7 @@ def run_wrk(
         "--timeout",
         "10s",
         "-s",
-        str(LUA.relative_to(ROOT)),
+        str(script.relative_to(ROOT)),
         url,
         "--",
         mode,
@@ -279,6 +284,7 @@ def run_wrk(
     env.pop("USSD_THINK_MS", None)
     if think_ms > 0:
         env["USSD_THINK_MS"] = str(think_ms)
+    env.update(env_extra or {})
     shown = (f"USSD_THINK_MS={think_ms} " if think_ms > 0 else "") + shlex.join(cmd)
     say(f"  $ {shown}")
     spy = None
@@ -339,7 +345,7 @@ def run_wrk(
     if mode == "prime" and primed < threads:
         raise SystemExit(f"priming did not finish within {seconds} s: raise it")
     doc = json.loads(line.removeprefix("BENCH_JSON "))
-    run = Run(
+    run = cls(
         name=name,
         command=shown,
         connections=connections,
