@@ -43,6 +43,9 @@ MSG_POOR = N_("MPI poor.")
 MSG_SEVERE = N_("MPI poor, severe.")
 MSG_VULNERABLE = N_("Vulnerable to poverty.")
 MSG_NOT_POOR = N_("Not MPI poor.")
+MSG_NEW = N_("New household")
+MSG_NO_ROUND = N_("No round open. Ask office.")
+MSG_CANNOT_CLASSIFY = N_("Saved. Cannot finish: call office.")
 
 #: The hints each type of question can give (``surveys.parse_answer``), besides
 #: the constraint's: every screen keeps room for the longest.
@@ -56,16 +59,10 @@ _HINTS_BY_TYPE = {
 }
 #: The longest name shown in the header of a repeat group's question.
 NAME_IN_HEADER = 10
-
-
-log = logging.getLogger(__name__)
-
-MSG_NO_ROUND = N_("No round open. Ask office.")
-MSG_CANNOT_CLASSIFY = N_("Saved. Cannot finish: call office.")
-
 #: The form cadres fill in (``form_id`` in the XLSForm's settings).
 HOUSEHOLD_FORM = "household"
-MSG_NEW = N_("New household")
+
+log = logging.getLogger(__name__)
 
 
 def signed_in(ctx: Context) -> bool:
