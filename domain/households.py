@@ -220,3 +220,49 @@ def eligible_programmes(
             if article is not None:
                 out.append((article_id, article.title))
     return out
+
+
+@dataclass(frozen=True)
+class Exits:
+    """Households surveyed in both rounds, by MPI status then and now."""
+
+    both_rounds: int
+    poor_before: int
+    left_poverty: int  # poor in the earlier round, not poor in the later
+    fell_into_poverty: int  # not poor before, poor now
+
+
+def exits_from_poverty(
+    db: Session, earlier_round: int, later_round: int, area_ids: list[int] | None = None
+) -> Exits:
+    """Compare each household's last survey in ``earlier_round`` with its last in
+    ``later_round`` (optionally only households in ``area_ids``, villages)."""
+
+    def last_in(round_id: int) -> Any:
+        ranked = select(
+            HouseholdSurvey.household_id,
+            HouseholdSurvey.mpi_poor,
+            func.row_number()
+            .over(
+                partition_by=HouseholdSurvey.household_id,
+                order_by=(HouseholdSurvey.completed_at.desc(), HouseholdSurvey.id.desc()),
+            )
+            .label("rank"),
+        ).where(HouseholdSurvey.round_id == round_id)
+        if area_ids is not None:
+            ranked = ranked.join(Household).where(Household.area_id.in_(area_ids))
+        sub = ranked.subquery()
+        return select(sub.c.household_id, sub.c.mpi_poor).where(sub.c.rank == 1).subquery()
+
+    before, after = last_in(earlier_round), last_in(later_round)
+    rows = db.execute(
+        select(before.c.mpi_poor, after.c.mpi_poor).join(
+            after, after.c.household_id == before.c.household_id
+        )
+    ).all()
+    return Exits(
+        both_rounds=len(rows),
+        poor_before=sum(1 for was, _now in rows if was),
+        left_poverty=sum(1 for was, now in rows if was and not now),
+        fell_into_poverty=sum(1 for was, now in rows if not was and now),
+    )

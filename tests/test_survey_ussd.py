@@ -12,15 +12,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.db import db_session
 from domain import surveys
 from domain.classification import classify
+from domain.households import Exits, complete_survey, exits_from_poverty
 from models import Cadre, Household, HouseholdSurvey, OutboundSms, Subscriber, SurveyDraft
 from models.base import utcnow
 from tests.conftest import SERVICE_CODE
-from tests.factories import DEMO_CADRE, DEMO_PIN, household, member
+from tests.factories import DEMO_CADRE, DEMO_PIN, create_completed_household, household, member
 from tests.survey_screens import keypresses
 
 VILLAGER = "+254700000333"
@@ -322,8 +323,6 @@ def test_my_household_behind_a_pin_lists_programmes_and_sends_details(
     assert "No household record for this number yet" in none
     phone.press("0")
     with app.app_context():
-        from tests.factories import create_completed_household
-
         create_completed_household(db_session(), **_five_members())
     assert "Choose a 4-6 digit PIN" in phone.press("6")
     assert phone.press("13").startswith("CON A PIN is 4-6 digits.")
@@ -366,3 +365,46 @@ def test_a_pin_in_inputs_dropped_after_a_redis_restart_is_not_kept(
     assert phone.press(DEMO_PIN).startswith("CON Achieng Odhiambo")
     stored = b"".join(redis.get(k) or b"" for k in redis.keys("ngazi:ussd:session:*"))
     assert DEMO_PIN.encode() not in stored
+
+
+def test_exits_from_poverty_are_counted_between_rounds(app: Flask) -> None:
+    poor = {
+        "electricity": "no",
+        "cooking_fuel": "wood",
+        "floor": "earth",
+        "water_source": "surface",
+        "water_minutes": 40,
+        "assets": ["none"],
+        "child_died": "yes",
+    }
+    with app.app_context():
+        db = db_session()
+        first = surveys.current_round_id(db)
+        a = create_completed_household(db, head_name="Stays poor", **poor)
+        b = create_completed_household(db, head_name="Leaves poverty", **poor)
+        c = create_completed_household(db, head_name="Falls into poverty")
+        assert [x.classification.poor for x in (a, b, c)] == [True, True, False]
+        cadre = db.scalars(select(Cadre).where(Cadre.msisdn == DEMO_CADRE)).one()
+        later = surveys.open_round(db, "2099")
+        db.commit()
+        try:
+            for done, answers in ((a, poor), (b, {}), (c, poor)):
+                hh = db.get(Household, done.household_id)
+                assert hh is not None
+                complete_survey(
+                    db,
+                    key=f"again:{hh.id}",
+                    cadre_id=cadre.id,
+                    survey_id=surveys.current_survey_id(db, "household"),
+                    round_id=later.id,
+                    answers=household(**answers) | {"village": str(hh.area_id)},
+                    household_id=hh.id,
+                )
+            exits = exits_from_poverty(db, first, later.id)
+            assert exits == Exits(both_rounds=3, poor_before=2, left_poverty=1, fell_into_poverty=1)
+            assert exits_from_poverty(db, first, later.id, area_ids=[-1]).both_rounds == 0
+        finally:
+            db.execute(delete(HouseholdSurvey))
+            db.execute(delete(Household))
+            db.delete(later)
+            db.commit()
