@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import and_, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import MPI_INDICATORS, HouseholdSurvey
+from domain.mpi import INDICATORS
+from models import HouseholdSurvey
 
 #: Fields a rule may read, by kind: "bool", "int", "float" or "str".
 FIELDS: dict[str, str] = {
@@ -34,7 +35,7 @@ FIELDS: dict[str, str] = {
     "mpi_vulnerable": "bool",
     "mpi_severe": "bool",
     "mpi_score_value": "float",
-    **{f"dep_{name}": "bool" for name in MPI_INDICATORS},
+    **{f"dep_{name}": "bool" for name in INDICATORS},
     "food_ok": "bool",
     "clothing_ok": "bool",
     "education_ok": "bool",

@@ -10,7 +10,7 @@ from models.area import Area, AreaLevel
 from models.base import Base
 from models.cadre import Cadre, CadreRole, cadre_village
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
-from models.household import MPI_INDICATORS, Household, HouseholdSurvey
+from models.household import Household, HouseholdSurvey
 from models.sms import OutboundSms, SmsStatus
 from models.subscriber import Subscriber
 from models.survey import Survey, SurveyDraft, SurveyRound
@@ -27,7 +27,6 @@ __all__ = [
     "CategoryTranslation",
     "Household",
     "HouseholdSurvey",
-    "MPI_INDICATORS",
     "OutboundSms",
     "SmsStatus",
     "Subscriber",

@@ -21,21 +21,6 @@ from models.base import Base, UtcDateTime, utcnow
 #: JSON on every backend, JSONB on PostgreSQL (indexable, compact).
 Json = JSON().with_variant(JSONB(), "postgresql")
 
-#: The ten global MPI indicators, in the order of the OPHI methodological note;
-#: ``HouseholdSurvey`` has a ``dep_<name>`` column for each.
-MPI_INDICATORS = (
-    "years_of_schooling",
-    "school_attendance",
-    "child_mortality",
-    "nutrition",
-    "electricity",
-    "sanitation",
-    "drinking_water",
-    "housing",
-    "cooking_fuel",
-    "assets",
-)
-
 
 class Household(Base):
     """A household as registered by a cadre: where it lives and who heads it.
@@ -78,7 +63,8 @@ class HouseholdSurvey(Base):
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
 
     # Alkire–Foster / global MPI: the weighted deprivation score as an exact
-    # fraction ("7/18") and as a number for SQL, and the identification flags.
+    # fraction ("7/18") and as a number for SQL, the identification flags, and a
+    # ``dep_<indicator>`` flag per indicator of ``domain.mpi.INDICATORS``.
     mpi_score: Mapped[str] = mapped_column(String(16))
     mpi_score_value: Mapped[float] = mapped_column(Float)
     mpi_poor: Mapped[bool] = mapped_column(Boolean, index=True)
