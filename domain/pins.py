@@ -5,8 +5,9 @@ parameters (19 MiB, 2 iterations, 1 lane: the Password Storage Cheat Sheet's
 first argon2id configuration), about 20 ms per check: a PIN is checked inside a
 USSD hop, and a 4–6 digit PIN's strength is the lockout, not the hash. Five
 wrong PINs in a row lock the account for 15 minutes; a right PIN clears the
-count. A PIN is never logged,
-echoed on a screen or kept in session state: callers pass it in and drop it.
+count. A PIN is never logged, echoed on a screen or kept in session state:
+callers pass it in and drop it. Sources: OWASP Password Storage Cheat Sheet
+(argon2id parameters); RFC 9106 (Argon2).
 """
 
 from __future__ import annotations
