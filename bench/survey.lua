@@ -24,7 +24,7 @@
 --        ids and household heads' names are never reused (a "prime" run and the
 --        "ussd" run that continues its ring share TAG, RING and -t).
 -- FIRST  1: the first request on the connection is a /bench/hello (not counted;
---        see bench/ussd.lua: gunicorn's gthread worker and silent connections).
+--        see bench/common.lua: gunicorn's gthread worker and silent connections).
 --
 -- A journey (a cadre's USSD session): "" (main menu) -> "8" (Staff: PIN screen)
 -- -> "8*PIN" (staff menu: argon2 check) -> "8*PIN*2" (New household: Q1) -> one
@@ -39,6 +39,11 @@
 -- run_wrk. With SURVEY_SAMPLES=PATH each thread writes PATH.<thread> as it goes:
 -- every hop's latency in µs by kind and the names of the households saved; done()
 -- writes PATH: the names whose last hop was still in flight when wrk stopped.
+--
+-- What this script shares with bench/ussd.lua is in bench/common.lua.
+
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
+local urlencode = common.urlencode
 
 local ffi = require("ffi")
 ffi.cdef([[
@@ -51,22 +56,7 @@ local function now_us()
   return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
 end
 
-local threads = {}
-local nthreads = 0
-
-function setup(thread)
-  thread:set("tid", nthreads)
-  nthreads = nthreads + 1
-  table.insert(threads, thread)
-end
-
-local function urlencode(s)
-  return (
-    string.gsub(s, "[^%w%-%._~]", function(ch)
-      return string.format("%%%02X", string.byte(ch))
-    end)
-  )
-end
+setup = common.setup
 
 local function split_tabs(line)
   local out = {}
@@ -83,13 +73,7 @@ end
 local KINDS = { "dial", "staff", "pin", "new", "answer", "save" }
 
 function init(args)
-  mode = args[1] or "ussd"
-  ring = tonumber(args[2]) or 8
-  tag = tonumber(args[3]) or 0
-  first = tonumber(args[4]) or 0
-  if tid > 99 or tag > 9 then
-    error("at most 100 wrk threads and tags 0-9")
-  end
+  common.init(args, 8)
   pin = os.getenv("SURVEY_PIN") or "2468"
   local path = os.getenv("SURVEY_HOUSEHOLDS") or "bench/results/survey-households.tsv"
   households = {}
@@ -153,12 +137,6 @@ function init(args)
       end
     end
   end
-  started = 0
-  -- wrk calls thread 0's request() once before the run to check it (never sent)
-  phantom = (tid == 0)
-  math.randomseed(os.time() * 100 + tid * 7919 + tag)
-  headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
-  fixed = "&serviceCode=" .. urlencode("*384*1234#") .. "&networkCode=63902&text="
 end
 
 function start_journey(i, j)
@@ -223,10 +201,9 @@ local function next_hop(i, url)
 end
 
 local function hello()
-  hellos = hellos + 1
   inflight = { kind = "hello" }
   inflight_kind, inflight_name = "hello", ""
-  return wrk.format("POST", "/bench/hello", headers, "sessionId=hello" .. fixed)
+  return common.hello()
 end
 
 -- A journey that went wrong: the cadre starts a new one, in a new session.
@@ -237,8 +214,7 @@ end
 
 function request()
   if phantom then
-    phantom = false
-    return wrk.format("POST", "/bench/hello", headers, "sessionId=check" .. fixed)
+    return common.check_request()
   end
   if inflight ~= nil then
     -- no answer came (socket error, timeout): that hop is lost
@@ -277,31 +253,19 @@ function request()
   return req
 end
 
--- Think time from the environment (see bench/ussd.lua): exponential, capped at
+-- Think time from the environment (see bench/common.lua): exponential, capped at
 -- 5x the mean; the first request on the connection goes at once.
 -- SURVEY_IDLE_MS (prime mode): once a thread has primed its ring it sends one
 -- /bench/hello every SURVEY_IDLE_MS instead of as fast as it can, so the threads
 -- still priming get the server (without it the early finishers' hellos starved
 -- them for minutes, past the session TTL).
-local think_ms = tonumber(os.getenv("USSD_THINK_MS") or "0") or 0
 local idle_ms = tonumber(os.getenv("SURVEY_IDLE_MS") or "0") or 0
 if idle_ms > 0 then
   function delay()
     return prime_done and idle_ms or 0
   end
-elseif think_ms > 0 then
-  local delayed = 0
-  function delay()
-    if delayed < first then
-      delayed = delayed + 1
-      return 0
-    end
-    local u = math.random()
-    if u < 0.0067 then
-      u = 0.0067
-    end
-    return math.floor(-think_ms * math.log(u))
-  end
+elseif common.think_ms > 0 then
+  delay = common.think_delay(common.think_ms)
 end
 
 function response(status, headers, body)
@@ -354,41 +318,15 @@ function response(status, headers, body)
   end
 end
 
-local function jstr(s)
-  s = string.gsub(s, '[%c"\\]', function(ch)
-    return string.format("\\u%04x", string.byte(ch))
-  end)
-  return '"' .. s .. '"'
-end
-
 function done(summary, latency, requests)
-  local t = {
-    responses = 0,
-    bad = 0,
-    bad_status = 0,
-    unexpected = 0,
-    ends = 0,
-    journeys = 0,
-    hellos = 0,
-    lost = 0,
-  }
-  local fb, odd = "", ""
+  -- the names whose last hop was still in flight: SURVEY_SAMPLES
   local out = os.getenv("SURVEY_SAMPLES") or ""
   local f = nil
   if out ~= "" then
     f = assert(io.open(out, "w"))
   end
   local in_flight = 0
-  for _, thread in ipairs(threads) do
-    for k, _ in pairs(t) do
-      t[k] = t[k] + (thread:get(k) or 0)
-    end
-    if fb == "" then
-      fb = thread:get("first_bad") or ""
-    end
-    if odd == "" then
-      odd = thread:get("first_odd") or ""
-    end
+  for _, thread in ipairs(common.threads) do
     if thread:get("inflight_kind") == "save" then
       in_flight = in_flight + 1
       if f ~= nil then
@@ -399,44 +337,10 @@ function done(summary, latency, requests)
   if f ~= nil then
     f:close()
   end
-  local e = summary.errors
-  local parts = {
-    string.format('"requests":%d', summary.requests),
-    string.format('"duration_us":%d', summary.duration),
-    string.format('"bytes":%d', summary.bytes),
-    string.format(
-      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}',
-      e.connect,
-      e.read,
-      e.write,
-      e.status,
-      e.timeout
-    ),
-    string.format(
-      '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}',
-      latency.mean,
-      latency.stdev,
-      latency.max,
-      latency:percentile(50),
-      latency:percentile(90),
-      latency:percentile(99),
-      latency:percentile(99.9)
-    ),
-    string.format(
-      '"checked":{"responses":%d,"bad":%d,"bad_status":%d,"unexpected":%d,'
-        .. '"ends":%d,"journeys":%d,"hellos":%d,"lost":%d,"saves_in_flight":%d}',
-      t.responses,
-      t.bad,
-      t.bad_status,
-      t.unexpected,
-      t.ends,
-      t.journeys,
-      t.hellos,
-      t.lost,
-      in_flight
-    ),
-    '"first_bad":' .. jstr(fb),
-    '"first_odd":' .. jstr(odd),
-  }
-  io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
+  common.report(
+    summary,
+    latency,
+    { "responses", "bad", "bad_status", "unexpected", "ends", "journeys", "hellos", "lost" },
+    { { "saves_in_flight", in_flight } }
+  )
 end

@@ -50,14 +50,9 @@ A full run takes about six minutes (priming is slow: argon2); a quick one about 
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import runpy
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -66,25 +61,31 @@ from types import SimpleNamespace
 from typing import Any
 
 from bench.ussd import (
-    BIN,
-    GUNICORN_CONF,
     RESULTS,
     ROOT,
     TARGET_P99_MS,
     TARGET_RATIO,
     Run,
-    _env,
-    _env_float,
+    Settings,
     _env_int,
-    _terminate,
-    flask,
-    free_port,
-    prepare_database,
-    prepare_redis,
+    add_subscribers,
+    begin,
+    cache_languages,
+    configure_server,
+    fastest,
+    gunicorn,
+    interleaved,
+    open_load,
+    pg_conninfo,
+    prepare,
     run_wrk,
     say,
-    stop,
-    wait_healthy,
+    say_ceiling,
+    say_cpu,
+    say_failures,
+    say_realistic,
+    verdict,
+    write_results,
 )
 
 LUA = ROOT / "bench" / "survey.lua"
@@ -252,17 +253,13 @@ def register_cadres(db_url: str, redis_url: str, count: int) -> int:
     (round robin); each also a subscriber with a language, cached in Redis as for
     anyone who called in the last week. Returns how many cadres exist."""
     import psycopg
-    import redis
-    from sqlalchemy.engine import make_url
 
     from domain.pins import set_pin
-    from menus.session import CALLER_PREFIX, CALLER_TTL
 
     account = SimpleNamespace()
     set_pin(account, PIN)  # type: ignore[arg-type]
     numbers = [(f"+2541100{c:05d}", f"Bench cadre {c:05d}") for c in range(count)]
-    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+    with psycopg.connect(pg_conninfo(db_url)) as conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM area WHERE level = 'village' ORDER BY id")
         villages = [r[0] for r in cur.fetchall()]
         if len(villages) < 2:
@@ -279,19 +276,8 @@ def register_cadres(db_url: str, redis_url: str, count: int) -> int:
             a, b = villages[(2 * c) % len(villages)], villages[(2 * c + 1) % len(villages)]
             links += [(cid, a), (cid, b)]
         cur.executemany("INSERT INTO cadre_village (cadre_id, area_id) VALUES (%s, %s)", links)
-        cur.executemany(
-            "INSERT INTO subscriber (msisdn, language, opted_out, first_seen)"
-            " VALUES (%s, 'en', false, now())",
-            [(m,) for m, _n in numbers],
-        )
-        cur.execute("SELECT id, msisdn FROM subscriber WHERE msisdn LIKE '+2541100%%'")
-        subs = cur.fetchall()
-    client = redis.Redis.from_url(redis_url)
-    pipe = client.pipeline(transaction=False)
-    for sid, msisdn in subs:
-        pipe.set(CALLER_PREFIX + msisdn, f"{sid}:en", ex=CALLER_TTL)
-    pipe.execute()
-    client.close()
+        subs = add_subscribers(cur, [m for m, _n in numbers], "+2541100")
+    cache_languages(redis_url, subs)
     return len(ids)
 
 
@@ -356,10 +342,8 @@ def check_database(db_url: str, saved: list[str], inflight: list[str]) -> dict[s
     but journeys whose last hop was in flight when wrk stopped; no draft is left
     for a completed survey."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
-    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+    with psycopg.connect(pg_conninfo(db_url)) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT h.head_name, count(*) FROM household_survey s"
             " JOIN household h ON h.id = s.household_id GROUP BY h.head_name"
@@ -409,55 +393,29 @@ def check_database(db_url: str, saved: list[str], inflight: list[str]) -> dict[s
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install wrk")
-    db_url = _env("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ngazi_bench")
-    redis_url = _env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
-    seconds = _env_int("BENCH_SECONDS", 15)
-    rounds = _env_int("BENCH_ROUNDS", 2)
+    settings = begin()
+    db_url = settings.db_url
     connections = _env_int("BENCH_SURVEY_CONNECTIONS", 24)
     ring = _env_int("BENCH_SURVEY_RING", 12)
-    open_seconds = _env_int("BENCH_OPEN_SECONDS", 60)
     open_connections = _env_int("BENCH_SURVEY_OPEN_CONNECTIONS", 40)
     open_ring = _env_int("BENCH_SURVEY_OPEN_RING", 8)
-    open_fraction = _env_float("BENCH_OPEN_FRACTION", 0.5)
-    open_rate = _env_float("BENCH_OPEN_RATE", 0.0)
     n_households = _env_int("BENCH_SURVEY_HOUSEHOLDS", 200)
     n_classify = _env_int("BENCH_CLASSIFY", 10_000)
-    port = _env_int("BENCH_PORT", 0) or free_port()
-    if not 1 <= rounds <= 8:
+    if not 1 <= settings.rounds <= 8:
         raise SystemExit("BENCH_ROUNDS must be 1 to 8 (each ring needs its own tag)")
     if max(connections, open_connections) > 100:
         raise SystemExit("at most 100 connections (one wrk thread each)")
-    base = f"http://127.0.0.1:{port}"
 
-    os.environ.update(
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        NGAZI_BENCH_ENDPOINT="1",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_CONTROL_SOCKET="0",
-        GUNICORN_MAX_REQUESTS="0",
-        GUNICORN_LOGLEVEL=_env("GUNICORN_LOGLEVEL", "warning"),
-    )
-    conf = runpy.run_path(str(GUNICORN_CONF))
-    server = (
-        f"gunicorn {conf['worker_class']}, {conf['workers']} workers x {conf['threads']}"
-        f" threads, keepalive {conf['keepalive']} s"
-    )
+    server = configure_server(db_url, settings.redis_url, settings.port)
     cores = os.cpu_count() or 1
     started = datetime.now(UTC)
     stamp = f"{started:%Y%m%dT%H%M%S}"
     say(f"Ngazi household-survey benchmark, {started:%Y-%m-%d %H:%M} UTC, {cores} cores, {server}")
 
     say("setup: database, Redis, migrations, demo data, cadres, households")
-    prepare_database(db_url)
-    prepare_redis(redis_url)
-    flask(["migrate"])
-    flask(["demo", "load"])
+    prepare(db_url, settings.redis_url)
     cadres = register_cadres(
-        db_url, redis_url, max(connections * ring, open_connections * open_ring)
+        db_url, settings.redis_url, max(connections * ring, open_connections * open_ring)
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     hh_path = RESULTS / f"survey-households-{stamp}.tsv"
@@ -482,33 +440,17 @@ def main() -> int:
         say(f"  {classify_doc['us_per_household']:.1f} µs per household")
 
     log_path = RESULTS / f"gunicorn-survey-{stamp}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "wsgi:app"],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(base, proc)
+    with gunicorn(settings.base, log_path) as proc:
         runs = bench(
-            base,
+            settings,
             proc.pid,
             stamp=stamp,
             households=hh_path,
-            seconds=seconds,
-            rounds=rounds,
             connections=connections,
             ring=ring,
-            open_seconds=open_seconds,
             open_connections=open_connections,
             open_ring=open_ring,
-            open_fraction=open_fraction,
-            open_rate=open_rate,
         )
-    finally:
-        stop(proc)
     saved = [n for r in runs["all"] for n in r.extra.get("saved", [])]
     inflight = [n for r in runs["all"] for n in r.extra.get("inflight", [])]
     db_check = check_database(db_url, saved, inflight)
@@ -526,21 +468,17 @@ def main() -> int:
 
 
 def bench(
-    base: str,
+    settings: Settings,
     master: int,
     *,
     stamp: str,
     households: Path,
-    seconds: int,
-    rounds: int,
     connections: int,
     ring: int,
-    open_seconds: int,
     open_connections: int,
     open_ring: int,
-    open_fraction: float,
-    open_rate: float,
 ) -> dict[str, Any]:
+    base, seconds = settings.base, settings.seconds
     counter = iter(range(1000))
 
     def one(
@@ -592,29 +530,22 @@ def bench(
                 )
         return run
 
-    runs: dict[str, Any] = {"prime": [], "hello": [], "survey": [], "all": []}
     say(
         f"saturating: {connections} connections (one per wrk thread), {ring} cadres each,"
         f" no think time, {seconds} s each"
     )
-    for r in range(1, rounds + 1):
-        warm = " (also the warm-up)" if r == 1 else ""
-        say(f"  round {r}: prime {connections * ring} cadres mid-survey{warm}")
-        runs["prime"].append(one("prime", "prime", r, secs=600, conns=connections, per=ring))
-        say(f"  round {r}: ceiling, POST /bench/hello")
-        runs["hello"].append(one("hello", "hello", r, secs=seconds, conns=connections, per=ring))
-        say(f"  round {r}: surveys, POST /ussd")
-        runs["survey"].append(one("survey", "ussd", r, secs=seconds, conns=connections, per=ring))
+    runs: dict[str, Any] = interleaved(
+        settings.rounds,
+        seconds,
+        lambda name, mode, tag, secs: one(name, mode, tag, secs=secs, conns=connections, per=ring),
+        name="survey",
+        priming=f"{connections * ring} cadres mid-survey",
+        measuring="surveys",
+    )
 
     best = max(r.rate for r in runs["survey"])
-    rate = open_rate or open_fraction * best
-    think_ms = max(1, round(1000 * open_connections / rate))
     callers = open_connections * open_ring
-    say(
-        f"realistic: {callers} cadres mid-survey, each answering a screen every"
-        f" {callers / rate:.1f} s, over {open_connections} connections with {think_ms} ms"
-        f" mean think time: {rate:.0f} hops/s offered for {open_seconds} s"
-    )
+    think_ms, extra = open_load(settings, best, open_connections, callers, "cadres mid-survey")
     say(f"  prime {callers} cadres mid-survey")
     runs["prime"].append(one("prime", "prime", 9, secs=600, conns=open_connections, per=open_ring))
     say("  measure")
@@ -622,17 +553,12 @@ def bench(
         "open",
         "ussd",
         9,
-        secs=open_seconds,
+        secs=settings.open_seconds,
         conns=open_connections,
         per=open_ring,
         think_ms=think_ms,
     )
-    run.extra.update(
-        offered_rate=rate,
-        think_ms=think_ms,
-        callers=callers,
-        fraction_of_max=rate / best if best else 0.0,
-    )
+    run.extra.update(extra)
     runs["open"] = run
     runs["all"] = [*runs["prime"], *runs["hello"], *runs["survey"], run]
     return runs
@@ -650,12 +576,9 @@ def report(
     lengths: list[int],
     cadres: int,
 ) -> int:
-    hello: Run = max(runs["hello"], key=lambda r: r.rate)
-    survey: Run = max(runs["survey"], key=lambda r: r.rate)
+    hello, survey, ratio = fastest(runs, "survey")
     open_run: Run = runs["open"]
     all_runs: list[Run] = runs["all"]
-    ratio = survey.rate / hello.rate if hello.rate else 0.0
-    failures = sum(r.failures for r in all_runs)
     kinds = open_run.extra["kinds"]
     rest = kinds["all_but_pin"]
     pin = kinds["pin"]
@@ -666,9 +589,6 @@ def report(
     ceiling_wall_ms = 1000 / hello.rate if hello.rate else 0.0
     hop_p50 = rest["p50_ms"]
     hop_cpu_ms = 1000 * survey.server_cpu / survey.requests if survey.requests else 0.0
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
 
     extra = open_run.extra
     say()
@@ -682,10 +602,7 @@ def report(
         f"Saturating (closed loop, {survey.connections} connections, one per wrk thread,"
         " no think time):"
     )
-    say(
-        f"  ceiling  POST /bench/hello {hello.rate:7.0f} req/s   "
-        f"p50 {hello.ms('p50'):5.1f} ms  p99 {hello.ms('p99'):6.1f} ms"
-    )
+    say_ceiling(hello)
     say(
         f"  survey   POST /ussd        {survey.rate:7.0f} hops/s  "
         f"p50 {survey.ms('p50'):5.1f} ms  p99 {survey.ms('p99'):6.1f} ms"
@@ -704,14 +621,7 @@ def report(
         f" ms; other hops p50 {survey.extra['kinds']['all_but_pin']['p50_ms']:.1f} ms"
         f" p99 {survey.extra['kinds']['all_but_pin']['p99_ms']:.1f} ms"
     )
-    say(
-        f"Realistic ({extra['callers']} cadres mid-survey over {open_run.connections}"
-        f" connections, {extra['think_ms']} ms mean think time per connection):"
-    )
-    say(
-        f"  offered {extra['offered_rate']:.0f} hops/s ({extra['fraction_of_max']:.2f} x max),"
-        f" achieved {open_run.rate:.0f} hops/s; households completed {hh_open:.1f}/s"
-    )
+    say_realistic(open_run, "cadres mid-survey", f"; households completed {hh_open:.1f}/s")
     say(f"  {'hop':32s} {'n':>6s} {'p50':>7s} {'p90':>7s} {'p99':>7s} {'p99.9':>7s} {'max':>7s}")
     for key in (*KINDS, "all_but_pin", "all"):
         k = kinds[key]
@@ -744,33 +654,10 @@ def report(
         if ceiling_cpu_ms and hop_cpu_ms and hop_p50
         else f"  {us:.1f} µs per household"
     )
-    say("CPU seconds used during each run (per request in brackets):")
-    say(
-        f"  {'run':10s} {'gunicorn':>20s} {'sys':>4s} {'postgres':>8s} {'redis':>6s}"
-        f" {'wrk (load generator)':>27s} {'other':>6s} {'busy':>5s}"
+    noisy = say_cpu(
+        [("ceiling", hello), ("survey", survey), ("realistic", open_run)],
+        services_per_request=True,
     )
-    noisy = []
-    for label, r in (("ceiling", hello), ("survey", survey), ("realistic", open_run)):
-        per = 1000.0 / r.requests if r.requests else 0.0
-        svc = r.services_cpu
-        wrk = f"{r.wrk_cpu:.1f} ({r.wrk_cpu * per:.3f} ms, {r.wrk_cpu / r.seconds:.0%} of a core)"
-        say(
-            f"  {label:10s} {r.server_cpu:6.1f} ({r.server_cpu * per:.2f} ms/req)"
-            f" {r.server_sys / r.server_cpu if r.server_cpu else 0:4.0%}"
-            f" {svc['postgres'] * per:8.3f} {svc['redis'] * per:6.3f} {wrk:>27s}"
-            f" {r.other_cpu:6.1f} {r.busy:5.0%}"
-        )
-        if r.other_cpu > 0.1 * r.machine_total:
-            noisy.append(label)
-    say("  (postgres and redis: ms of CPU per request)")
-    for label, r in (("ceiling", hello), ("survey", survey)):
-        if r.busy < 0.9:
-            say(f"  NOT CPU-BOUND: the machine was only {r.busy:.0%} busy during the {label} run")
-    if noisy:
-        say(
-            f"  NOISY: other processes took over 10% of the machine during {', '.join(noisy)};"
-            " run again on a quiet machine before trusting these figures"
-        )
     d = db_check
     say(
         f"PostgreSQL check: {'OK' if d['ok'] else 'FAILED'}: {d['household_survey_rows']}"
@@ -783,16 +670,7 @@ def report(
     )
     if not d["ok"]:
         say(f"  {d}")
-    say(f"Failures: {failures} (socket errors, non-200, bad bodies, journeys off their path)")
-    for r in all_runs:
-        if r.failures:
-            say(
-                f"  {r.name}: errors {r.errors} checked {r.checked}"
-                f" first bad {r.first_bad!r} first unexpected {r.first_odd!r}"
-            )
-    say("=" * 78)
-
-    out = RESULTS / f"survey-{started:%Y%m%dT%H%M%S}.json"
+    failures = say_failures(all_runs, off_path=False)
 
     def slim(r: Run) -> dict[str, Any]:
         doc = dict(r.__dict__)
@@ -801,9 +679,6 @@ def report(
         return doc
 
     doc = {
-        "started": started.isoformat(),
-        "cores": cores,
-        "server": server,
         "cadres": cadres,
         "answers_per_household": {"min": min(lengths), "max": max(lengths)},
         "ceiling_rps": hello.rate,
@@ -831,10 +706,8 @@ def report(
         "failures": failures,
         "noisy": noisy,
         "runs": [slim(r) for r in all_runs],
-        "gunicorn_log": str(log_path.relative_to(ROOT)),
     }
-    out.write_text(json.dumps(doc, indent=2, default=str))
-    say(f"results: {out.relative_to(ROOT)}; server log: {log_path.relative_to(ROOT)}")
+    write_results("survey", doc, started=started, cores=cores, server=server, log_path=log_path)
     return 1 if failures or not db_check["ok"] else 0
 
 

@@ -40,6 +40,11 @@
 -- screen, hops 2 and 9 the main menu; a returning caller's hops 1 and 9 the main
 -- menu), bar those in flight.
 -- done() prints one line "BENCH_JSON {...}" for bench/ussd.py.
+--
+-- What this script shares with bench/survey.lua is in bench/common.lua.
+
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
+local urlencode = common.urlencode
 
 -- A first-time caller: the language screen, then browsing.
 local NEW_HOPS = {
@@ -74,31 +79,10 @@ local NHOPS = #NEW_HOPS
 local new_every = tonumber(os.getenv("USSD_NEW_EVERY") or "10") or 10
 local pool = tonumber(os.getenv("USSD_POOL") or "5000") or 5000
 
-local threads = {}
-local nthreads = 0
-
-function setup(thread)
-  thread:set("tid", nthreads)
-  nthreads = nthreads + 1
-  table.insert(threads, thread)
-end
-
-local function urlencode(s)
-  return (
-    string.gsub(s, "[^%w%-%._~]", function(ch)
-      return string.format("%%%02X", string.byte(ch))
-    end)
-  )
-end
+setup = common.setup
 
 function init(args)
-  mode = args[1] or "ussd"
-  ring = tonumber(args[2]) or 256
-  tag = tonumber(args[3]) or 0
-  first = tonumber(args[4]) or 0
-  if tid > 99 or tag > 9 then
-    error("at most 100 wrk threads and tags 0-9")
-  end
+  common.init(args, 256)
   path = (mode == "hello") and "/bench/hello" or "/ussd"
 
   -- counters read back by done() through thread:get()
@@ -131,15 +115,6 @@ function init(args)
     end
     apos = 0
   end
-
-  started = 0
-  -- wrk calls thread 0's request() once before the run to check what it returns
-  -- (script_verify_request); that request is never sent, so it must not move a
-  -- caller on.
-  phantom = (tid == 0)
-  math.randomseed(os.time() * 100 + tid * 7919 + tag)
-  headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
-  fixed = "&serviceCode=" .. urlencode("*384*1234#") .. "&networkCode=63902&text="
 end
 
 -- The form body of caller i's next hop; moves the caller on.
@@ -177,10 +152,7 @@ local function next_hop(i)
   return body
 end
 
-local function hello()
-  hellos = hellos + 1
-  return wrk.format("POST", "/bench/hello", headers, "sessionId=hello" .. fixed)
-end
+local hello = common.hello
 
 local function prime_request()
   while true do
@@ -211,8 +183,7 @@ end
 
 function request()
   if phantom then
-    phantom = false
-    return wrk.format("POST", "/bench/hello", headers, "sessionId=check" .. fixed)
+    return common.check_request()
   end
   if mode == "prime" then
     return prime_request()
@@ -225,30 +196,9 @@ function request()
   return wrk.format("POST", path, headers, next_hop(cursor))
 end
 
--- Think time comes from the environment, not the arguments: wrk decides whether
--- the script has a delay() before init() sees its arguments, and a delay() that
--- returns 0 still costs a timer per request.
-local think_ms = tonumber(os.getenv("USSD_THINK_MS") or "0") or 0
-if think_ms > 0 then
-  local delayed = 0
-  function delay()
-    -- The first request on each connection goes at once (wrk opens every
-    -- connection at the start): gunicorn's gthread worker holds a thread for up
-    -- to 5 s waiting for a new connection's first bytes, so connections left
-    -- silent would stall the server. That request is a cheap /bench/hello, so the
-    -- start is not a burst of real work.
-    if delayed < first then
-      delayed = delayed + 1
-      return 0
-    end
-    -- exponential, capped at 5x the mean: many connections together then send
-    -- close to a Poisson stream
-    local u = math.random()
-    if u < 0.0067 then
-      u = 0.0067
-    end
-    return math.floor(-think_ms * math.log(u))
-  end
+-- Think time: USSD_THINK_MS, see bench/common.lua.
+if common.think_ms > 0 then
+  delay = common.think_delay(common.think_ms)
 end
 
 function response(status, headers, body)
@@ -287,80 +237,18 @@ function response(status, headers, body)
   end
 end
 
-local function jstr(s)
-  s = string.gsub(s, '[%c"\\]', function(ch)
-    return string.format("\\u%04x", string.byte(ch))
-  end)
-  return '"' .. s .. '"'
-end
-
 function done(summary, latency, requests)
-  local t = {
-    responses = 0,
-    bad = 0,
-    bad_status = 0,
-    unexpected = 0,
-    ends = 0,
-    journeys = 0,
-    hellos = 0,
-    sent_lang = 0,
-    seen_lang = 0,
-    sent_home = 0,
-    seen_home = 0,
-  }
-  local first, odd = "", ""
-  for _, thread in ipairs(threads) do
-    for k, _ in pairs(t) do
-      t[k] = t[k] + (thread:get(k) or 0)
-    end
-    if first == "" then
-      first = thread:get("first_bad") or ""
-    end
-    if odd == "" then
-      odd = thread:get("first_odd") or ""
-    end
-  end
-  local e = summary.errors
-  local parts = {
-    string.format('"requests":%d', summary.requests),
-    string.format('"duration_us":%d', summary.duration),
-    string.format('"bytes":%d', summary.bytes),
-    string.format(
-      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}',
-      e.connect,
-      e.read,
-      e.write,
-      e.status,
-      e.timeout
-    ),
-    string.format(
-      '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}',
-      latency.mean,
-      latency.stdev,
-      latency.max,
-      latency:percentile(50),
-      latency:percentile(90),
-      latency:percentile(99),
-      latency:percentile(99.9)
-    ),
-    string.format(
-      '"checked":{"responses":%d,"bad":%d,"bad_status":%d,"unexpected":%d,'
-        .. '"ends":%d,"journeys":%d,"hellos":%d,'
-        .. '"sent_lang":%d,"seen_lang":%d,"sent_home":%d,"seen_home":%d}',
-      t.responses,
-      t.bad,
-      t.bad_status,
-      t.unexpected,
-      t.ends,
-      t.journeys,
-      t.hellos,
-      t.sent_lang,
-      t.seen_lang,
-      t.sent_home,
-      t.seen_home
-    ),
-    '"first_bad":' .. jstr(first),
-    '"first_odd":' .. jstr(odd),
-  }
-  io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
+  common.report(summary, latency, {
+    "responses",
+    "bad",
+    "bad_status",
+    "unexpected",
+    "ends",
+    "journeys",
+    "hellos",
+    "sent_lang",
+    "seen_lang",
+    "sent_home",
+    "seen_home",
+  })
 end

@@ -65,6 +65,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +98,48 @@ def _env_float(name: str, default: float) -> float:
 
 def say(msg: str = "") -> None:
     print(msg, flush=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment bench.ussd and bench.survey both read (see the docstring)."""
+
+    db_url: str
+    redis_url: str
+    seconds: int
+    rounds: int
+    open_seconds: int
+    open_fraction: float
+    open_rate: float
+    port: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            db_url=_env(
+                "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ngazi_bench"
+            ),
+            redis_url=_env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1"),
+            seconds=_env_int("BENCH_SECONDS", 15),
+            rounds=_env_int("BENCH_ROUNDS", 2),
+            open_seconds=_env_int("BENCH_OPEN_SECONDS", 60),
+            open_fraction=_env_float("BENCH_OPEN_FRACTION", 0.5),
+            open_rate=_env_float("BENCH_OPEN_RATE", 0.0),
+            port=_env_int("BENCH_PORT", 0) or free_port(),
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def begin() -> Settings:
+    """What a benchmark does first: stop cleanly on SIGTERM, check that wrk is there,
+    read the shared settings."""
+    signal.signal(signal.SIGTERM, _terminate)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    return Settings.from_env()
 
 
 # -- CPU accounting ----------------------------------------------------------------
@@ -467,32 +511,58 @@ def prepare_redis(url: str) -> None:
     client.close()
 
 
+def prepare(db_url: str, redis_url: str) -> None:
+    """A fresh benchmark database, migrated, with the demo data; an empty Redis."""
+    prepare_database(db_url)
+    prepare_redis(redis_url)
+    flask(["migrate"])
+    flask(["demo", "load"])
+
+
+def pg_conninfo(db_url: str) -> str:
+    """psycopg's connection string for a SQLAlchemy URL (postgresql+psycopg://...)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def add_subscribers(cur: Any, numbers: list[str], prefix: str) -> list[tuple[int, str]]:
+    """Insert ``numbers`` as subscribers who chose English, through the psycopg cursor
+    ``cur``; return (id, msisdn) of every subscriber whose number starts ``prefix``."""
+    cur.executemany(
+        "INSERT INTO subscriber (msisdn, language, opted_out, first_seen)"
+        " VALUES (%s, 'en', false, now())",
+        [(n,) for n in numbers],
+    )
+    cur.execute("SELECT id, msisdn FROM subscriber WHERE msisdn LIKE %s", (prefix + "%",))
+    return list(cur.fetchall())
+
+
+def cache_languages(redis_url: str, subscribers: list[tuple[int, str]]) -> None:
+    """The session store's cache of each (id, msisdn) subscriber's language, as for
+    anyone who dialled in the last week."""
+    import redis
+
+    from menus.session import CALLER_PREFIX, CALLER_TTL
+
+    client = redis.Redis.from_url(redis_url)
+    pipe = client.pipeline(transaction=False)
+    for sid, msisdn in subscribers:
+        pipe.set(CALLER_PREFIX + msisdn, f"{sid}:en", ex=CALLER_TTL)
+    pipe.execute()
+    client.close()
+
+
 def register_returning_callers(db_url: str, redis_url: str, threads: int, pool: int) -> int:
     """Make the returning callers of ``bench/ussd.lua`` known, as they are in steady
     state: a subscriber row with a language, and the session store's cache of it
     (a caller who dialled in the last week). Returns how many."""
     import psycopg
-    import redis
-    from sqlalchemy.engine import make_url
-
-    from menus.session import CALLER_PREFIX, CALLER_TTL
 
     numbers = [f"+25410{tid:02d}{p:05d}" for tid in range(threads) for p in range(pool)]
-    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO subscriber (msisdn, language, opted_out, first_seen)"
-            " VALUES (%s, 'en', false, now())",
-            [(n,) for n in numbers],
-        )
-        cur.execute("SELECT id, msisdn FROM subscriber WHERE msisdn LIKE '+25410%%'")
-        ids = cur.fetchall()
-    client = redis.Redis.from_url(redis_url)
-    pipe = client.pipeline(transaction=False)
-    for sid, msisdn in ids:
-        pipe.set(CALLER_PREFIX + msisdn, f"{sid}:en", ex=CALLER_TTL)
-    pipe.execute()
-    client.close()
+    with psycopg.connect(pg_conninfo(db_url)) as conn, conn.cursor() as cur:
+        ids = add_subscribers(cur, numbers, "+25410")
+    cache_languages(redis_url, ids)
     return len(ids)
 
 
@@ -533,41 +603,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-# -- the benchmark -----------------------------------------------------------------
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through ``finally``: gunicorn is stopped
-
-
-def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install wrk")
-    db_url = _env("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ngazi_bench")
-    redis_url = _env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
-    seconds = _env_int("BENCH_SECONDS", 15)
-    rounds = _env_int("BENCH_ROUNDS", 2)
-    connections = _env_int("BENCH_CONNECTIONS", 64)
-    threads = _env_int("BENCH_WRK_THREADS", 2)
-    new_every = _env_int("BENCH_NEW_EVERY", 10)
-    pool = _env_int("BENCH_POOL", 5000)
-    open_seconds = _env_int("BENCH_OPEN_SECONDS", 60)
-    open_callers = _env_int("BENCH_OPEN_CALLERS", 2000)
-    open_connections = _env_int("BENCH_OPEN_CONNECTIONS", 100)
-    open_fraction = _env_float("BENCH_OPEN_FRACTION", 0.5)
-    open_rate = _env_float("BENCH_OPEN_RATE", 0.0)
-    port = _env_int("BENCH_PORT", 0) or free_port()
-    if not 1 <= rounds <= 7:
-        raise SystemExit("BENCH_ROUNDS must be 1 to 7 (each ring needs its own phone-number tag)")
-    profile = None
-    if _env("BENCH_PROFILE", "0") == "1":
-        if not (BIN / "py-spy").exists():
-            raise SystemExit("BENCH_PROFILE=1 needs py-spy: .venv/bin/pip install py-spy")
-        profile = RESULTS / f"profile-{datetime.now(UTC):%Y%m%dT%H%M%S}.txt"
-    base = f"http://127.0.0.1:{port}"
-
-    # The server's settings: the deploy config, with what the benchmark needs on top.
+def configure_server(db_url: str, redis_url: str, port: int, **extra: str) -> str:
+    """The server's settings, put in this process's environment (gunicorn and wrk
+    inherit it): the deploy config, with what the benchmark needs on top and
+    ``extra``. Returns a description of the server."""
     os.environ.update(
         DATABASE_URL=db_url,
         REDIS_URL=redis_url,
@@ -576,30 +615,19 @@ def main() -> int:
         GUNICORN_CONTROL_SOCKET="0",  # no control socket under $HOME
         GUNICORN_MAX_REQUESTS="0",  # no worker recycling mid-run
         GUNICORN_LOGLEVEL=_env("GUNICORN_LOGLEVEL", "warning"),
-        USSD_NEW_EVERY=str(new_every),  # read by bench/ussd.lua under wrk
-        USSD_POOL=str(pool),
+        **extra,
     )
     conf = runpy.run_path(str(GUNICORN_CONF))
-    server = (
+    return (
         f"gunicorn {conf['worker_class']}, {conf['workers']} workers x {conf['threads']}"
         f" threads, keepalive {conf['keepalive']} s"
     )
-    cores = os.cpu_count() or 1
-    started = datetime.now(UTC)
-    say(f"Ngazi USSD benchmark, {started:%Y-%m-%d %H:%M} UTC, {cores} cores, {server}")
 
-    say("setup: database, Redis, migrations, demo data")
-    prepare_database(db_url)
-    prepare_redis(redis_url)
-    flask(["migrate"])
-    flask(["demo", "load"])
-    known = register_returning_callers(db_url, redis_url, threads, pool)
-    say(
-        f"returning callers: {known} known numbers; 1 journey in {new_every} is a first-time caller"
-    )
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS / f"gunicorn-{started:%Y%m%dT%H%M%S}.log"
+@contextmanager
+def gunicorn(base: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Ngazi under gunicorn (``deploy/gunicorn.conf.py``), its output in ``log_path``:
+    yields the master's process once it answers at ``base``, and stops it after."""
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "wsgi:app"],
@@ -610,22 +638,232 @@ def main() -> int:
         )
     try:
         wait_healthy(base, proc)
-        runs = bench(
-            base,
-            proc.pid,
-            seconds=seconds,
-            rounds=rounds,
-            connections=connections,
-            threads=threads,
-            open_seconds=open_seconds,
-            open_callers=open_callers,
-            open_connections=open_connections,
-            open_fraction=open_fraction,
-            open_rate=open_rate,
-            profile=profile,
-        )
+        yield proc
     finally:
         stop(proc)
+
+
+# -- what both benchmarks run and report -------------------------------------------
+
+
+def interleaved(
+    rounds: int,
+    seconds: int,
+    one: Callable[[str, str, int, int], Run],
+    *,
+    name: str,
+    priming: str,
+    measuring: str,
+) -> dict[str, list[Run]]:
+    """The saturating runs: ``rounds`` rounds of a prime run (``priming``: who), the
+    ceiling and the measured USSD run (``name``; ``measuring``: what), round r with
+    tag r. ``one(name, mode, tag, seconds)`` makes one run."""
+    runs: dict[str, list[Run]] = {"prime": [], "hello": [], name: []}
+    for r in range(1, rounds + 1):
+        warm = " (also the warm-up)" if r == 1 else ""
+        say(f"  round {r}: prime {priming}{warm}")
+        runs["prime"].append(one("prime", "prime", r, 600))
+        say(f"  round {r}: ceiling, POST /bench/hello")
+        runs["hello"].append(one("hello", "hello", r, seconds))
+        say(f"  round {r}: {measuring}, POST /ussd")
+        runs[name].append(one(name, "ussd", r, seconds))
+    return runs
+
+
+def open_load(
+    settings: Settings, best: float, connections: int, callers: int, who: str
+) -> tuple[int, dict[str, Any]]:
+    """The realistic run's offered load, from the best saturating rate ``best``: the
+    mean think time in ms and the run's ``extra`` (the rate offered...); says it."""
+    rate = settings.open_rate or settings.open_fraction * best
+    # Each connection sends a hop after an exponentially distributed think time:
+    # together they offer connections / think hops per second, and each of the
+    # callers in the ring answers a screen every callers / rate seconds.
+    think_ms = max(1, round(1000 * connections / rate))
+    say(
+        f"realistic: {callers} {who}, each answering a screen every"
+        f" {callers / rate:.1f} s, over {connections} connections with"
+        f" {think_ms} ms mean think time: {rate:.0f} hops/s offered for"
+        f" {settings.open_seconds} s"
+    )
+    extra = {
+        "offered_rate": rate,
+        "think_ms": think_ms,
+        "callers": callers,
+        "fraction_of_max": rate / best if best else 0.0,
+    }
+    return think_ms, extra
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def say_ceiling(hello: Run) -> None:
+    say(
+        f"  ceiling  POST /bench/hello {hello.rate:7.0f} req/s   "
+        f"p50 {hello.ms('p50'):5.1f} ms  p99 {hello.ms('p99'):6.1f} ms"
+    )
+
+
+def say_realistic(open_run: Run, who: str, achieved: str = "") -> None:
+    """The realistic run's heading and load; ``achieved`` follows the rate achieved."""
+    extra = open_run.extra
+    say(
+        f"Realistic ({extra['callers']} {who} over {open_run.connections}"
+        f" connections, {extra['think_ms']} ms mean think time per connection):"
+    )
+    say(
+        f"  offered {extra['offered_rate']:.0f} hops/s ({extra['fraction_of_max']:.2f} x max),"
+        f" achieved {open_run.rate:.0f} hops/s{achieved}"
+    )
+
+
+def say_cpu(
+    runs: list[tuple[str, Run]], *, services_per_request: bool = False, unbound: str = ""
+) -> list[str]:
+    """The table of CPU seconds used during each (label, run): postgres and redis in
+    seconds, or with ``services_per_request`` in ms per request. Then a warning for
+    each saturating run (all but the last, the realistic one) that did not keep the
+    machine busy (``unbound`` added to it), and one naming the runs others disturbed,
+    whose labels it returns."""
+    say("CPU seconds used during each run (per request in brackets):")
+    say(
+        f"  {'run':10s} {'gunicorn':>20s} {'sys':>4s} {'postgres':>8s} {'redis':>6s}"
+        f" {'wrk (load generator)':>27s} {'other':>6s} {'busy':>5s}"
+    )
+    noisy = []
+    for label, r in runs:
+        per = 1000.0 / r.requests if r.requests else 0.0
+        svc = r.services_cpu
+        wrk = f"{r.wrk_cpu:.1f} ({r.wrk_cpu * per:.3f} ms, {r.wrk_cpu / r.seconds:.0%} of a core)"
+        services = (
+            f"{svc['postgres'] * per:8.3f} {svc['redis'] * per:6.3f}"
+            if services_per_request
+            else f"{svc['postgres']:8.1f} {svc['redis']:6.1f}"
+        )
+        say(
+            f"  {label:10s} {r.server_cpu:6.1f} ({r.server_cpu * per:.2f} ms/req)"
+            f" {r.server_sys / r.server_cpu if r.server_cpu else 0:4.0%}"
+            f" {services} {wrk:>27s} {r.other_cpu:6.1f} {r.busy:5.0%}"
+        )
+        if r.other_cpu > 0.1 * r.machine_total:
+            noisy.append(label)
+    if services_per_request:
+        say("  (postgres and redis: ms of CPU per request)")
+    for label, r in runs[:-1]:
+        if r.busy < 0.9:
+            say(
+                f"  NOT CPU-BOUND: the machine was only {r.busy:.0%} busy during the {label} run"
+                + unbound
+            )
+    if noisy:
+        say(
+            f"  NOISY: other processes took over 10% of the machine during {', '.join(noisy)};"
+            " run again on a quiet machine before trusting these figures"
+        )
+    return noisy
+
+
+def say_failures(runs: list[Run], *, off_path: bool = True) -> int:
+    """The failures of all ``runs``, in all and by run (with ``off_path``, the
+    screens off path too), and the closing rule; returns how many."""
+    failures = sum(r.failures for r in runs)
+    say(f"Failures: {failures} (socket errors, non-200, bad bodies, journeys off their path)")
+    for r in runs:
+        if r.failures:
+            off = f" off path {r.off_path}" if off_path else ""
+            say(
+                f"  {r.name}: errors {r.errors} checked {r.checked}{off}"
+                f" first bad {r.first_bad!r} first unexpected {r.first_odd!r}"
+            )
+    say("=" * 78)
+    return failures
+
+
+def fastest(runs: dict[str, Any], name: str) -> tuple[Run, Run, float]:
+    """The fastest ceiling run, the fastest of ``runs[name]`` and their ratio."""
+    hello: Run = max(runs["hello"], key=lambda r: r.rate)
+    top: Run = max(runs[name], key=lambda r: r.rate)
+    return hello, top, top.rate / hello.rate if hello.rate else 0.0
+
+
+def write_results(
+    name: str,
+    doc: dict[str, Any],
+    *,
+    started: datetime,
+    cores: int,
+    server: str,
+    log_path: Path,
+) -> None:
+    """``doc`` as bench/results/<name>-<started>.json, after when, where and on what
+    server it ran and before the server log's path."""
+    out = RESULTS / f"{name}-{started:%Y%m%dT%H%M%S}.json"
+    doc = {
+        "started": started.isoformat(),
+        "cores": cores,
+        "server": server,
+        **doc,
+        "gunicorn_log": str(log_path.relative_to(ROOT)),
+    }
+    out.write_text(json.dumps(doc, indent=2, default=str))
+    say(f"results: {out.relative_to(ROOT)}; server log: {log_path.relative_to(ROOT)}")
+
+
+# -- the benchmark -----------------------------------------------------------------
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through ``finally``: gunicorn is stopped
+
+
+def main() -> int:
+    settings = begin()
+    connections = _env_int("BENCH_CONNECTIONS", 64)
+    threads = _env_int("BENCH_WRK_THREADS", 2)
+    new_every = _env_int("BENCH_NEW_EVERY", 10)
+    pool = _env_int("BENCH_POOL", 5000)
+    open_callers = _env_int("BENCH_OPEN_CALLERS", 2000)
+    open_connections = _env_int("BENCH_OPEN_CONNECTIONS", 100)
+    if not 1 <= settings.rounds <= 7:
+        raise SystemExit("BENCH_ROUNDS must be 1 to 7 (each ring needs its own phone-number tag)")
+    profile = None
+    if _env("BENCH_PROFILE", "0") == "1":
+        if not (BIN / "py-spy").exists():
+            raise SystemExit("BENCH_PROFILE=1 needs py-spy: .venv/bin/pip install py-spy")
+        profile = RESULTS / f"profile-{datetime.now(UTC):%Y%m%dT%H%M%S}.txt"
+
+    server = configure_server(
+        settings.db_url,
+        settings.redis_url,
+        settings.port,
+        USSD_NEW_EVERY=str(new_every),  # read by bench/ussd.lua under wrk
+        USSD_POOL=str(pool),
+    )
+    cores = os.cpu_count() or 1
+    started = datetime.now(UTC)
+    say(f"Ngazi USSD benchmark, {started:%Y-%m-%d %H:%M} UTC, {cores} cores, {server}")
+
+    say("setup: database, Redis, migrations, demo data")
+    prepare(settings.db_url, settings.redis_url)
+    known = register_returning_callers(settings.db_url, settings.redis_url, threads, pool)
+    say(
+        f"returning callers: {known} known numbers; 1 journey in {new_every} is a first-time caller"
+    )
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS / f"gunicorn-{started:%Y%m%dT%H%M%S}.log"
+    with gunicorn(settings.base, log_path) as proc:
+        runs = bench(
+            settings,
+            proc.pid,
+            connections=connections,
+            threads=threads,
+            open_callers=open_callers,
+            open_connections=open_connections,
+            profile=profile,
+        )
     return report(
         runs,
         started=started,
@@ -637,20 +875,16 @@ def main() -> int:
 
 
 def bench(
-    base: str,
+    settings: Settings,
     master: int,
     *,
-    seconds: int,
-    rounds: int,
     connections: int,
     threads: int,
-    open_seconds: int,
     open_callers: int,
     open_connections: int,
-    open_fraction: float,
-    open_rate: float,
     profile: Path | None,
 ) -> dict[str, Any]:
+    base, seconds = settings.base, settings.seconds
     # Callers in the saturating runs: many more than connections, so a caller's
     # previous hop has long been answered when its next one goes out (a ring's
     # length of requests later: about a second at the rates seen here, several
@@ -674,27 +908,19 @@ def bench(
             profile=profile,
         )
 
-    runs: dict[str, Any] = {"prime": [], "hello": [], "ussd": []}
     say(f"saturating: {connections} connections, no think time, {seconds} s each")
-    for r in range(1, rounds + 1):
-        warm = " (also the warm-up)" if r == 1 else ""
-        say(f"  round {r}: prime {ring} callers mid-journey{warm}")
-        runs["prime"].append(saturating("prime", "prime", r, secs=600, callers=ring))
-        say(f"  round {r}: ceiling, POST /bench/hello")
-        runs["hello"].append(saturating("hello", "hello", r, secs=seconds, callers=ring))
-        say(f"  round {r}: USSD journeys, POST /ussd")
-        runs["ussd"].append(saturating("ussd", "ussd", r, secs=seconds, callers=ring))
+    runs: dict[str, Any] = interleaved(
+        settings.rounds,
+        seconds,
+        lambda name, mode, tag, secs: saturating(name, mode, tag, secs=secs, callers=ring),
+        name="ussd",
+        priming=f"{ring} callers mid-journey",
+        measuring="USSD journeys",
+    )
 
     best = max(r.rate for r in runs["ussd"])
-    rate = open_rate or open_fraction * best
-    # Each connection sends a hop after an exponentially distributed think time:
-    # together they offer connections / think hops per second, and each of the
-    # callers in the ring answers a screen every callers / rate seconds.
-    think_ms = max(1, round(1000 * open_connections / rate))
-    say(
-        f"realistic: {open_callers} callers mid-session, each answering a screen every"
-        f" {open_callers / rate:.1f} s, over {open_connections} connections with"
-        f" {think_ms} ms mean think time: {rate:.0f} hops/s offered for {open_seconds} s"
+    think_ms, extra = open_load(
+        settings, best, open_connections, open_callers, "callers mid-session"
     )
     say(f"  prime {open_callers} callers mid-journey")
     runs["prime"].append(saturating("prime", "prime", 9, secs=600, callers=open_callers))
@@ -703,7 +929,7 @@ def bench(
         "open",
         base,
         mode="ussd",
-        seconds=open_seconds,
+        seconds=settings.open_seconds,
         connections=open_connections,
         threads=threads,
         ring=open_callers,
@@ -711,12 +937,7 @@ def bench(
         master=master,
         think_ms=think_ms,
     )
-    run.extra = {
-        "offered_rate": rate,
-        "think_ms": think_ms,
-        "callers": open_callers,
-        "fraction_of_max": rate / best if best else 0.0,
-    }
+    run.extra = extra
     runs["open"] = run
 
     if profile is not None:
@@ -737,110 +958,55 @@ def report(
     log_path: Path,
     profile_path: Path | None,
 ) -> int:
-    hello: Run = max(runs["hello"], key=lambda r: r.rate)
-    ussd: Run = max(runs["ussd"], key=lambda r: r.rate)
+    hello, ussd, ratio = fastest(runs, "ussd")
     open_run: Run = runs["open"]
-    ratio = ussd.rate / hello.rate if hello.rate else 0.0
     p99 = open_run.ms("p99")
     all_runs: list[Run] = [*runs["prime"], *runs["hello"], *runs["ussd"], open_run]
     if "profiled" in runs:
         all_runs.append(runs["profiled"])
-    failures = sum(r.failures for r in all_runs)
 
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
-
-    extra = open_run.extra
     say()
     say("=" * 78)
     say(f"Ngazi USSD benchmark, {started:%Y-%m-%d %H:%M} UTC, {cores} cores, {server}")
     say(f"Saturating (closed loop, {ussd.connections} connections, no think time):")
-    say(
-        f"  ceiling  POST /bench/hello {hello.rate:7.0f} req/s   "
-        f"p50 {hello.ms('p50'):5.1f} ms  p99 {hello.ms('p99'):6.1f} ms"
-    )
+    say_ceiling(hello)
     say(
         f"  USSD     POST /ussd        {ussd.rate:7.0f} hops/s  "
         f"p50 {ussd.ms('p50'):5.1f} ms  p99 {ussd.ms('p99'):6.1f} ms"
         f"  ({ussd.checked['journeys']} journeys of {HOPS_PER_JOURNEY} hops completed)"
     )
     say(f"  ratio {ratio:.2f} (target >= {TARGET_RATIO:.2f}): {verdict(ratio >= TARGET_RATIO)}")
-    say(
-        f"Realistic ({extra['callers']} callers mid-session over {open_run.connections}"
-        f" connections, {extra['think_ms']} ms mean think time per connection):"
-    )
-    say(
-        f"  offered {extra['offered_rate']:.0f} hops/s ({extra['fraction_of_max']:.2f} x max),"
-        f" achieved {open_run.rate:.0f} hops/s"
-    )
+    say_realistic(open_run, "callers mid-session")
     say(
         f"  p50 {open_run.ms('p50'):.1f} ms  p90 {open_run.ms('p90'):.1f} ms"
         f"  p99 {p99:.1f} ms  p99.9 {open_run.ms('p999'):.1f} ms  max {open_run.ms('max'):.0f} ms"
     )
     say(f"  p99 {p99:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): {verdict(p99 <= TARGET_P99_MS)}")
-    say("CPU seconds used during each run (per request in brackets):")
-    say(
-        f"  {'run':10s} {'gunicorn':>20s} {'sys':>4s} {'postgres':>8s} {'redis':>6s}"
-        f" {'wrk (load generator)':>27s} {'other':>6s} {'busy':>5s}"
+    noisy = say_cpu(
+        [("ceiling", hello), ("USSD", ussd), ("realistic", open_run)],
+        unbound=" (connections spread unevenly over the workers?); more BENCH_ROUNDS help",
     )
-    noisy = []
-    for label, r in (("ceiling", hello), ("USSD", ussd), ("realistic", open_run)):
-        per = 1000.0 / r.requests if r.requests else 0.0
-        svc = r.services_cpu
-        wrk = f"{r.wrk_cpu:.1f} ({r.wrk_cpu * per:.3f} ms, {r.wrk_cpu / r.seconds:.0%} of a core)"
-        say(
-            f"  {label:10s} {r.server_cpu:6.1f} ({r.server_cpu * per:.2f} ms/req)"
-            f" {r.server_sys / r.server_cpu if r.server_cpu else 0:4.0%}"
-            f" {svc['postgres']:8.1f} {svc['redis']:6.1f} {wrk:>27s}"
-            f" {r.other_cpu:6.1f} {r.busy:5.0%}"
-        )
-        if r.other_cpu > 0.1 * r.machine_total:
-            noisy.append(label)
-    for label, r in (("ceiling", hello), ("USSD", ussd)):
-        if r.busy < 0.9:
-            say(
-                f"  NOT CPU-BOUND: the machine was only {r.busy:.0%} busy during the {label} run"
-                " (connections spread unevenly over the workers?); more BENCH_ROUNDS help"
-            )
-    if noisy:
-        say(
-            f"  NOISY: other processes took over 10% of the machine during {', '.join(noisy)};"
-            " run again on a quiet machine before trusting these figures"
-        )
     profiled: Run | None = runs.get("profiled")
     if profiled is not None and profile_path is not None and profile_path.exists():
         say(f"Profile of the workers during a USSD run ({profiled.rate:.0f} hops/s under py-spy):")
         user_ms = 1000 * (ussd.server_cpu - ussd.server_sys) / ussd.requests
         say(summarize_profile(profile_path, user_ms))
         say(f"  raw stacks (flamegraph.pl input): {profile_path.relative_to(ROOT)}")
-    say(f"Failures: {failures} (socket errors, non-200, bad bodies, journeys off their path)")
-    for r in all_runs:
-        if r.failures:
-            say(
-                f"  {r.name}: errors {r.errors} checked {r.checked} off path {r.off_path}"
-                f" first bad {r.first_bad!r} first unexpected {r.first_odd!r}"
-            )
-    say("=" * 78)
+    failures = say_failures(all_runs)
 
-    out = RESULTS / f"ussd-{started:%Y%m%dT%H%M%S}.json"
     doc = {
-        "started": started.isoformat(),
-        "cores": cores,
-        "server": server,
         "ceiling_rps": hello.rate,
         "ussd_hops_per_s": ussd.rate,
         "ratio": ratio,
-        "open_offered_hops_per_s": extra["offered_rate"],
+        "open_offered_hops_per_s": open_run.extra["offered_rate"],
         "open_hops_per_s": open_run.rate,
         "open_p50_ms": open_run.ms("p50"),
         "open_p99_ms": p99,
         "failures": failures,
         "noisy": noisy,
         "runs": [r.__dict__ for r in all_runs],
-        "gunicorn_log": str(log_path.relative_to(ROOT)),
     }
-    out.write_text(json.dumps(doc, indent=2, default=str))
-    say(f"results: {out.relative_to(ROOT)}; server log: {log_path.relative_to(ROOT)}")
+    write_results("ussd", doc, started=started, cores=cores, server=server, log_path=log_path)
     return 1 if failures else 0
 
 
