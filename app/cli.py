@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(mpi_command)
     app.cli.add_command(cadre_group)
     app.cli.add_command(survey_group)
+    app.cli.add_command(household_group)
 
 
 @click.group("demo")
@@ -114,9 +115,38 @@ def cadre_list() -> None:
 
     from models import Cadre
 
+    click.echo("id\tmsisdn\tname\trole\tstatus\tvillages")
     for cadre in db_session().scalars(select(Cadre).order_by(Cadre.id)):
-        villages = ", ".join(a.name for a in cadre.villages)
-        click.echo(f"{cadre.id}\t{cadre.msisdn}\t{cadre.name}\t{cadre.role.value}\t{villages}")
+        villages = ", ".join(
+            f"{a.parent.name}/{a.name}" if a.parent else a.name for a in cadre.villages
+        )
+        status = "active" if cadre.active else "deactivated"
+        click.echo(
+            f"{cadre.id}\t{cadre.msisdn}\t{cadre.name}\t{cadre.role.value}\t{status}\t{villages}"
+        )
+
+
+@click.group("household")
+def household_group() -> None:
+    """Households and the villagers who read their record."""
+
+
+@household_group.command("reset-pin")
+@click.argument("msisdn")
+@with_appcontext
+def household_reset_pin(msisdn: str) -> None:
+    """Forget the "My household" PIN of MSISDN (forgotten, or locked out): the
+    next dial from that phone sets a new one."""
+    from domain.phone import InvalidMsisdn
+    from domain.subscribers import reset_pin
+
+    db = db_session()
+    try:
+        found = reset_pin(db, msisdn, region=current_app.config["DEFAULT_REGION"])
+    except (InvalidMsisdn, LookupError) as exc:
+        raise click.ClickException(f"{msisdn}: {exc}") from exc
+    db.commit()
+    click.echo(f"{found}: PIN cleared; the next dial sets a new one")
 
 
 @click.group("survey")
@@ -129,24 +159,36 @@ def survey_group() -> None:
 @with_appcontext
 def survey_load(file: str) -> None:
     """Import an XLSForm (.xlsx, .xls, .md) as a survey version (once per version)."""
+    from sqlalchemy import func, select
+
+    from models import Survey
+
     db = db_session()
+    before = db.scalar(select(func.count()).select_from(Survey))
     try:
         survey = store_definition(db, read_xlsform(file))
     except FormError as exc:
         raise click.ClickException(str(exc)) from exc
     db.commit()
-    click.echo(f"survey {survey.id}: {survey.form_id} version {survey.version}")
+    new = db.scalar(select(func.count()).select_from(Survey)) != before
+    what = "loaded" if new else "already loaded (change `version` in settings to load a new one)"
+    click.echo(f"survey {survey.id}: {survey.form_id} version {survey.version} {what}")
 
 
 @survey_group.command("round")
 @click.argument("name")
 @with_appcontext
 def survey_round(name: str) -> None:
-    """Open the survey round NAME (e.g. 2027); the newest round is the current one."""
+    """Open the survey round NAME (e.g. 2027); the newest round opened is current."""
+    from domain.surveys import current_round_id
+    from models import SurveyRound
+
     db = db_session()
     found = open_round(db, name)
     db.commit()
-    click.echo(f"round {found.id}: {found.name}")
+    current = db.get(SurveyRound, current_round_id(db))
+    note = "" if current is None or current.id == found.id else f" (current: {current.name})"
+    click.echo(f"round {found.id}: {found.name}{note}")
 
 
 @survey_group.command("purge-drafts")

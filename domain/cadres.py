@@ -87,7 +87,10 @@ def find_village(db: Session, spec: str) -> Area:
     if county:
         found = [a for a in found if a.parent is not None and a.parent.name == county.strip()]
     if not found:
-        raise CadreError(f"no village {spec!r}")
+        known = db.scalars(
+            select(Area.name).where(Area.level == AreaLevel.VILLAGE).order_by(Area.name).limit(40)
+        ).all()
+        raise CadreError(f"no village {spec!r} (villages: {', '.join(known)})")
     if len(found) > 1:
         raise CadreError(f"several villages are called {spec!r}: write County/Village")
     return found[0]

@@ -121,6 +121,7 @@ class Classification:
     members_able_to_work: int
     members_with_disability: int
     members_chronically_ill: int
+    members_aged_70_plus: int  # older persons' cash transfers start at 70 in Kenya
 
     @property
     def guarantees_met(self) -> bool:
@@ -178,6 +179,7 @@ def classify(
         members_able_to_work=sum(bool(m.can_work) for m in roster),
         members_with_disability=sum(m.disability for m in roster),
         members_chronically_ill=sum(m.chronic for m in roster),
+        members_aged_70_plus=sum(m.age >= 70 for m in roster),
     )
 
 

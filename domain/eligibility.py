@@ -51,6 +51,7 @@ FIELDS: dict[str, str] = {
     "members_able_to_work": "int",
     "members_with_disability": "int",
     "members_chronically_ill": "int",
+    "members_aged_70_plus": "int",
     "hardship": "str",
 }
 

@@ -117,6 +117,7 @@ def classification_columns(result: Classification, answers: dict[str, Any]) -> d
         members_able_to_work=result.members_able_to_work,
         members_with_disability=result.members_with_disability,
         members_chronically_ill=result.members_chronically_ill,
+        members_aged_70_plus=result.members_aged_70_plus,
         hardship=answers.get("hardship"),
     )
     return cols

@@ -326,11 +326,14 @@ def _check_header(header: list[str], indicators: Sequence[str], line: int) -> No
     if duplicates:
         raise ValueError(f"line {line}: duplicate column(s) {', '.join(duplicates)}")
     missing = [name for name in expected if name not in header]
-    if missing:
-        raise ValueError(f"line {line}: missing column(s) {', '.join(missing)}")
     extra = [name for name in header if name not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
     if extra:
-        raise ValueError(f"line {line}: unknown column(s) {', '.join(extra)}")
+        problems.append(f"unknown column(s) {', '.join(extra)}")
+    if problems:
+        raise ValueError(f"line {line}: {'; '.join(problems)} (expected: {', '.join(expected)})")
 
 
 def _household_from_record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from domain.phone import normalise_msisdn
 from domain.sql import upsert
 from domain.translation import LANGUAGES
 from models import Subscriber
@@ -21,6 +22,21 @@ def get_or_create_subscriber(db: Session, msisdn: str) -> tuple[int, str | None]
     ).returning(Subscriber.id, Subscriber.language)
     row = db.execute(stmt).one()
     return row.id, row.language
+
+
+def reset_pin(db: Session, msisdn: str, *, region: str = "KE") -> str:
+    """Clear the PIN, failures and lock of the subscriber ``msisdn`` (any form
+    ``normalise_msisdn`` reads); returns the E.164 number. Raises ``InvalidMsisdn``,
+    or ``LookupError`` when no one has dialled from that number. Does not commit."""
+    number = normalise_msisdn(msisdn, region)
+    found = db.execute(
+        update(Subscriber)
+        .where(Subscriber.msisdn == number)
+        .values(pin_hash=None, pin_failures=0, pin_locked_until=None, pin_failure_key=None)
+    )
+    if not found.rowcount:  # type: ignore[attr-defined]
+        raise LookupError("no subscriber with this number")
+    return number
 
 
 def set_language(db: Session, subscriber_id: int, language: str) -> None:

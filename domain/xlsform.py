@@ -121,8 +121,10 @@ def read_xlsform(path: str | Path) -> dict[str, Any]:
 
     try:
         definition: dict[str, Any] = parse_file_to_json(str(path))
-    except (PyXFormError, ValueError, KeyError) as exc:
+    except PyXFormError as exc:
         raise FormError(f"{path}: {exc}") from exc
+    except Exception as exc:  # pyxform on a file that is no XLSForm: many kinds
+        raise FormError(f"{path}: not an XLSForm pyxform can read ({exc})") from exc
     build_form(definition)  # fail now, not in a household
     return definition
 

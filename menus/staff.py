@@ -27,6 +27,7 @@ MSG_PIN_FORMAT = N_("A PIN is 4-6 digits.")
 MSG_PIN_WRONG = N_("Wrong PIN. Try again.")
 MSG_PIN_LOCKED = N_("Locked. Try in 15 min.")
 MSG_PIN_NOT_SET = N_("No PIN. Ask your office.")
+MSG_INACTIVE = N_("Not active. Ask your office.")
 MSG_CONTINUE = N_("Continue %(name)s at Q%(n)d")
 MSG_A_HOUSEHOLD = N_("household")
 MSG_DRAFTS = N_("Open drafts (%(n)d)")
@@ -50,7 +51,7 @@ def _pin(ctx: Context, text: str) -> Outcome:
     cadre = ctx.db.get(Cadre, cadre_id, populate_existing=True) if cadre_id is not None else None
     if cadre is None or not cadre.active:
         ctx.db.rollback()
-        return Outcome(error=_(MSG_PIN_NOT_SET))
+        return Outcome(error=_(MSG_INACTIVE))
     if not valid_pin(text):
         return Outcome(error=_(MSG_PIN_FORMAT))
     verdict = check_pin(ctx.db, cadre, text, attempt_key=ctx.effect_key())
@@ -69,7 +70,7 @@ _PIN_MESSAGES = {
 
 
 def _pin_hints(ctx: Context) -> tuple[str, ...]:
-    return tuple(ctx.gettext(m) for m in (MSG_PIN_FORMAT, *_PIN_MESSAGES.values()))
+    return tuple(ctx.gettext(m) for m in (MSG_PIN_FORMAT, MSG_INACTIVE, *_PIN_MESSAGES.values()))
 
 
 def _home_title(ctx: Context) -> str:

@@ -162,6 +162,7 @@ def header(ctx: Context) -> str:
         item = items[pos[1]] if pos[1] < len(items) else {}
         first_text = next((q.name for q in node.children if q.type == "text"), None)
         name = str(item.get(first_text, "")) if first_text and first_text != pos[2] else ""
+        name = name.split(" ")[0]  # the first name: "Mary", not "Mary Akiny"
         count = surveys.repeat_count(node, sv["ans"])
         parts = (text, name[:NAME_IN_HEADER].strip(), f"{pos[1] + 1}/{count}")
         text = " ".join(p for p in parts if p)
@@ -333,7 +334,7 @@ MENU = Menu(
             "done",
             done_title,
             body=done_body,
-            options=(Option("1", MSG_NEW, "question", start_new),),
+            options=(Option("2", MSG_NEW, "question", start_new),),  # as on the staff menu
             back="staff:home",
         ),
     ],

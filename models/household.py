@@ -98,6 +98,7 @@ class HouseholdSurvey(Base):
     members_able_to_work: Mapped[int] = mapped_column(Integer)
     members_with_disability: Mapped[int] = mapped_column(Integer)
     members_chronically_ill: Mapped[int] = mapped_column(Integer)
+    members_aged_70_plus: Mapped[int] = mapped_column(Integer)
     hardship: Mapped[str | None] = mapped_column(String(16))
 
     household: Mapped[Household] = relationship(back_populates="surveys")

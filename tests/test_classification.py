@@ -381,3 +381,9 @@ def test_answers_are_not_modified() -> None:
 def test_food_insecurity_class_rejects_out_of_range(raw: int) -> None:
     with pytest.raises(ValueError):
         cl.food_insecurity_class(raw)
+
+
+def test_members_aged_70_plus_are_counted_for_older_persons_programmes() -> None:
+    result = cl.classify(household(member(72), member(69), member(70)))
+    assert result.members_aged_70_plus == 2
+    assert cl.classify(household()).members_aged_70_plus == 0

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 
 from app.db import db_session
 from domain import cadres, surveys
-from models import Cadre, CadreRole, Survey, SurveyDraft, SurveyRound
+from models import Cadre, CadreRole, Subscriber, Survey, SurveyDraft, SurveyRound
 from models.base import utcnow
 from tests.factories import DEMO_CADRE
 
@@ -149,12 +149,20 @@ def test_demo_village_names_are_unique() -> None:
 def test_cadre_list_prints_the_demo_cadres(app: Flask) -> None:
     code, out = _cli(app, "cadre", "list")
     assert code == 0, out
-    rows = [line.split("\t")[1:] for line in out.splitlines()]
+    header, *lines = out.splitlines()
+    assert header == "id\tmsisdn\tname\trole\tstatus\tvillages"
+    rows = [line.split("\t")[1:] for line in lines]
     staff = yaml.safe_load((DEMO / "staff.yaml").read_text(encoding="utf-8"))["cadres"]
     assert [r[0] for r in rows] == [c["msisdn"] for c in staff]
     assert rows == [
-        [DEMO_CADRE, "Achieng Odhiambo", "cadre", "Ahero, Kombewa"],
-        ["+254700000902", "Wafula Barasa", "supervisor", "Chwele, Shinyalu"],
+        [DEMO_CADRE, "Achieng Odhiambo", "cadre", "active", "Kisumu/Ahero, Kisumu/Kombewa"],
+        [
+            "+254700000902",
+            "Wafula Barasa",
+            "supervisor",
+            "active",
+            "Bungoma/Chwele, Kakamega/Shinyalu",
+        ],
     ]
 
 
@@ -166,10 +174,12 @@ def test_survey_load_stores_a_version_once(cleanup: Flask) -> None:
     path = str(FORMS / "roster.md")
     code, first = _cli(app, "survey", "load", path)
     assert code == 0, first
-    assert first.startswith("survey ") and first.rstrip().endswith(": roster version 2024010101")
+    assert first.startswith("survey ")
+    assert first.rstrip().endswith(": roster version 2024010101 loaded")
     code, second = _cli(app, "survey", "load", path)
     assert code == 0, second
-    assert second == first  # the same row
+    assert second.split(":")[0] == first.split(":")[0]  # the same row
+    assert "version 2024010101 already loaded" in second
     with app.app_context():
         db = db_session()
         [row] = db.scalars(select(Survey).where(Survey.form_id == "roster")).all()
@@ -250,3 +260,38 @@ def test_survey_purge_drafts(app: Flask) -> None:
         left = db_session().scalars(select(SurveyDraft.key).order_by(SurveyDraft.key)).all()
         assert left == ["test:new", "test:young"]
     assert _cli(app, "survey", "purge-drafts") == (0, "deleted 0 expired drafts\n")
+
+
+def test_survey_load_of_a_file_that_is_no_xlsform_is_a_clean_error(
+    app: Flask, tmp_path: Path
+) -> None:
+    # An MPI matrix given by mistake: pyxform fails inside with a TypeError.
+    matrix = Path(__file__).parent / "fixtures" / "mpi-hdr2010-example.csv"
+    code, out = _cli(app, "survey", "load", str(matrix))
+    assert code == 1 and out.startswith("Error: ") and "not an XLSForm" in out, out
+    other = tmp_path / "notes.txt"
+    other.write_text("hello", encoding="utf-8")
+    code, out = _cli(app, "survey", "load", str(other))
+    assert code == 1 and out.startswith("Error: ") and "supported type" in out, out
+
+
+def test_opening_an_older_round_says_which_is_current(cleanup: Flask) -> None:
+    code, out = _cli(cleanup, "survey", "round", "2027")
+    assert code == 0 and out.rstrip().endswith(": 2027"), out
+    code, again = _cli(cleanup, "survey", "round", "2026")
+    assert code == 0 and again.rstrip().endswith(": 2026 (current: 2027)"), again
+
+
+def test_household_reset_pin_lets_the_villager_choose_a_new_one(app: Flask) -> None:
+    number = "+254700000444"
+    with app.app_context():
+        db = db_session()
+        db.add(Subscriber(msisdn=number, pin_failures=5, pin_hash="x"))
+        db.commit()
+    code, out = _cli(app, "household", "reset-pin", "0700000444")
+    assert code == 0 and out.startswith(f"{number}: PIN cleared"), out
+    with app.app_context():
+        sub = db_session().scalars(select(Subscriber).where(Subscriber.msisdn == number)).one()
+        assert (sub.pin_hash, sub.pin_failures, sub.pin_locked_until) == (None, 0, None)
+    code, out = _cli(app, "household", "reset-pin", "+254700000445")
+    assert code == 1 and "no subscriber" in out, out

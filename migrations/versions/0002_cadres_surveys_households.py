@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('members_able_to_work', sa.Integer(), nullable=False),
     sa.Column('members_with_disability', sa.Integer(), nullable=False),
     sa.Column('members_chronically_ill', sa.Integer(), nullable=False),
+    sa.Column('members_aged_70_plus', sa.Integer(), nullable=False),
     sa.Column('hardship', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['cadre_id'], ['cadre.id'], name=op.f('fk_household_survey_cadre_id_cadre')),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], name=op.f('fk_household_survey_household_id_household')),
