@@ -74,13 +74,14 @@ def signed_in(ctx: Context) -> bool:
 
 
 def ready(ctx: Context) -> bool:
-    """Whether a household survey can start: a form loaded and a round open."""
+    """Whether a household survey can start: a form loaded, a round open, and
+    villages assigned to the cadre (the first question picks one)."""
     try:
         surveys.current_survey_id(ctx.db, HOUSEHOLD_FORM)
         surveys.current_round_id(ctx.db)
     except surveys.SurveyError:
         return False
-    return True
+    return bool(village_choices(ctx.db, ctx.data["cadre"]))
 
 
 def start_new(ctx: Context) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 
 from app.db import db_session
 from domain import surveys
+from domain.cadres import add_cadre
 from domain.classification import classify
 from domain.households import Exits, complete_survey, exits_from_poverty
 from models import Cadre, Household, HouseholdSurvey, OutboundSms, Subscriber, SurveyDraft
@@ -408,4 +409,25 @@ def test_exits_from_poverty_are_counted_between_rounds(app: Flask) -> None:
             db.execute(delete(HouseholdSurvey))
             db.execute(delete(Household))
             db.delete(later)
+            db.commit()
+
+
+def test_a_cadre_without_villages_is_not_offered_a_survey(app: Flask, client: FlaskClient) -> None:
+    number = "+254700000977"
+    with app.app_context():
+        db = db_session()
+        add_cadre(db, msisdn=number, name="No Villages", pin="5678", villages=[])
+        db.commit()
+    try:
+        phone = Phone(client, number)
+        phone.dial()
+        phone.press("1", "8")
+        home = phone.press("5678")
+        assert home.startswith("CON No Villages") and "New household" not in home, home
+        assert "Survey again" not in home
+        assert phone.press("2").startswith("CON Invalid choice.")
+    finally:
+        with app.app_context():
+            db = db_session()
+            db.execute(delete(Cadre).where(Cadre.msisdn == number))
             db.commit()
