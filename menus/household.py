@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from babel.dates import format_date
 
 from domain import pins
-from domain.households import eligible_programmes, record_for
+from domain.households import Record, eligible_programmes, record_for
 from domain.pins import PinCheck
 from domain.translation import N_
 from menus import content
@@ -99,14 +99,22 @@ def _hints(*msgids: str) -> Callable[[Context], tuple[str, ...]]:
     return hints
 
 
+def _record(ctx: Context) -> Record | None:
+    """The caller's household record once the PIN opened it (read once per callback)."""
+    if not ctx.data.get("household_open"):
+        return None
+    found: Record | None = ctx.memo("household_record", lambda: record_for(ctx.db, ctx.msisdn))
+    return found
+
+
 def _record_title(ctx: Context) -> str:
-    record = record_for(ctx.db, ctx.msisdn) if ctx.data.get("household_open") else None
+    record = _record(ctx)
     return record.head_name if record else ctx.gettext(MSG_TITLE)
 
 
 def _record_body(ctx: Context) -> str:
     _ = ctx.gettext
-    record = record_for(ctx.db, ctx.msisdn) if ctx.data.get("household_open") else None
+    record = _record(ctx)
     if record is None:
         return _(MSG_NONE)
     when = format_date(record.surveyed_at.date(), format="medium", locale=_locale(ctx.language))
@@ -120,10 +128,14 @@ def _locale(language: str) -> str:
 
 
 def _programmes(ctx: Context) -> Sequence[tuple[int, str]]:
-    if not ctx.data.get("household_open"):
+    record = _record(ctx)
+    if record is None:
         return []
-    record = record_for(ctx.db, ctx.msisdn)
-    return eligible_programmes(ctx.db, record.survey, ctx.language) if record else []
+    found: Sequence[tuple[int, str]] = ctx.memo(
+        "household_programmes",
+        lambda: eligible_programmes(ctx.db, record.survey, ctx.language),
+    )
+    return found
 
 
 def _none_body(ctx: Context) -> str:
