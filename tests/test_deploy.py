@@ -1,0 +1,46 @@
+"""deploy/gunicorn.conf.py: settings from the environment, and the GC hooks."""
+
+from __future__ import annotations
+
+import gc
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+
+
+def _conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = _conf(monkeypatch, GUNICORN_WORKERS="3", GUNICORN_THREADS="4", PORT="5055")
+    assert (conf["workers"], conf["threads"], conf["bind"]) == (3, 4, "127.0.0.1:5055")
+    assert conf["worker_class"] == "gthread" and conf["keepalive"] == 75
+
+
+def test_workers_freeze_what_the_app_built_and_again_after_warming_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = _conf(monkeypatch, GUNICORN_GC_REFREEZE="3")
+    worker = SimpleNamespace()
+    try:
+        gc.unfreeze()
+        conf["post_worker_init"](worker)
+        first = gc.get_freeze_count()
+        assert first > 0 and worker.ngazi_requests == 0
+        kept = [object() for _ in range(1000)]  # what the first requests leave behind
+        for _ in range(2):
+            conf["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() == first  # not yet
+        conf["post_request"](worker, None, {}, None)
+        assert worker.ngazi_requests == 3 and gc.get_freeze_count() > first
+        assert kept
+    finally:
+        gc.unfreeze()
