@@ -11,6 +11,7 @@ import yaml
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import db_session
 from domain import surveys
@@ -50,14 +51,22 @@ def test_the_demo_content_has_the_issues_rules() -> None:
 @pytest.mark.parametrize("slug", sorted(DEMO_RULES))
 def test_every_demo_rule_is_valid(slug: str) -> None:
     validate(DEMO_RULES[slug])  # raises RuleError otherwise
+    assert isinstance(where(DEMO_RULES[slug]), ColumnElement)  # and compiles to SQL
 
 
-def test_well_formed_rules() -> None:
-    validate({"not": {"field": "mpi_poor", "is": True}})
-    validate({"any": [{"field": "members", "<": 3}, {"field": "mpi_score_value", ">": 0.5}]})
-    validate({"field": "fies_score", "=": 0})
-    validate({"field": "hardship", "in": ["water", "land"]})
-    validate({"all": [{"not": {"any": [{"field": "food_ok", "is": False}]}}]})
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"not": {"field": "mpi_poor", "is": True}},
+        {"any": [{"field": "members", "<": 3}, {"field": "mpi_score_value", ">": 0.5}]},
+        {"field": "fies_score", "=": 0},
+        {"field": "hardship", "in": ["water", "land"]},
+        {"all": [{"not": {"any": [{"field": "food_ok", "is": False}]}}]},
+    ],
+)
+def test_well_formed_rules(rule: dict[str, Any]) -> None:
+    validate(rule)  # raises RuleError otherwise
+    assert isinstance(where(rule), ColumnElement)
 
 
 @pytest.mark.parametrize(
