@@ -303,7 +303,7 @@ class Engine:
         st = self.menus[state.menu].by_name[state.state]
         _ = ctx.gettext
         title = st.title(ctx) if callable(st.title) else _(st.title)
-        body = st.body(ctx) if st.body is not None else ""
+        body = (st.body(ctx) if callable(st.body) else _(st.body)) if st.body else ""
         lines = [
             f"{opt.key} {opt.label(ctx) if callable(opt.label) else _(opt.label)}"
             for opt in st.shown(ctx)

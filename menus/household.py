@@ -9,17 +9,17 @@ session holds neither the PIN nor its hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from babel.dates import format_date
 
 from domain import pins
 from domain.households import Record, eligible_programmes, record_for
-from domain.pins import PinCheck
 from domain.translation import N_
-from menus import content
+from menus import content, pin_entry
 from menus.context import Context
-from menus.menu import Input, Items, Menu, Option, Outcome, State
+from menus.menu import Input, Items, Menu, Option, Outcome, State, translated
+from menus.pin_entry import MSG_PIN_FORMAT, MSG_PIN_LOCKED, MSG_PIN_WRONG
 from models import Subscriber
 
 MSG_TITLE = N_("My household")
@@ -27,10 +27,7 @@ MSG_NONE = N_("No household record for this number yet. It appears after a field
 MSG_CHOOSE_PIN = N_("Choose a 4-6 digit PIN to protect your household record:")
 MSG_CONFIRM_PIN = N_("Enter the same PIN again:")
 MSG_ENTER_PIN = N_("Enter your PIN:")
-MSG_PIN_FORMAT = N_("A PIN is 4-6 digits.")
 MSG_PIN_MISMATCH = N_("Not the same PIN.")
-MSG_PIN_WRONG = N_("Wrong PIN. Try again.")
-MSG_PIN_LOCKED = N_("Locked. Try in 15 min.")
 MSG_SURVEYED = N_("Surveyed %(date)s in %(village)s.")
 MSG_PROGRAMMES = N_("You may qualify for:")
 MSG_NO_PROGRAMMES = N_("No programme matches your household now.")
@@ -46,7 +43,9 @@ def _subscriber(ctx: Context, *, fresh: bool = False) -> Subscriber:
 
 
 def _has_record(ctx: Context) -> bool:
-    return record_for(ctx.db, ctx.msisdn) is not None
+    """Whether a household is headed from this number (the three routes of "My
+    household" ask in turn: read once per callback)."""
+    return bool(ctx.memo("has_household", lambda: record_for(ctx.db, ctx.msisdn) is not None))
 
 
 def no_record(ctx: Context) -> bool:
@@ -79,24 +78,11 @@ def _confirm(ctx: Context, text: str) -> Outcome:
 
 
 def _enter(ctx: Context, text: str) -> Outcome:
-    if not pins.valid_pin(text):
-        return Outcome(error=ctx.gettext(MSG_PIN_FORMAT))
-    account = _subscriber(ctx, fresh=True)
-    verdict = pins.check_pin(ctx.db, account, text, attempt_key=ctx.effect_key())
-    ctx.db.commit()
-    if verdict is PinCheck.OK:
-        ctx.data["household_open"] = True
-        return Outcome(leave=True)
-    if verdict is PinCheck.LOCKED:
-        return Outcome(error=ctx.gettext(MSG_PIN_LOCKED))
-    return Outcome(error=ctx.gettext(MSG_PIN_WRONG))
-
-
-def _hints(*msgids: str) -> Callable[[Context], tuple[str, ...]]:
-    def hints(ctx: Context) -> tuple[str, ...]:
-        return tuple(ctx.gettext(m) for m in msgids)
-
-    return hints
+    error = pin_entry.verify(ctx, _subscriber(ctx, fresh=True), text)
+    if error is not None:
+        return Outcome(error=ctx.gettext(error))
+    ctx.data["household_open"] = True
+    return Outcome(leave=True)
 
 
 def _record(ctx: Context) -> Record | None:
@@ -138,31 +124,27 @@ def _programmes(ctx: Context) -> Sequence[tuple[int, str]]:
     return found
 
 
-def _none_body(ctx: Context) -> str:
-    return ctx.gettext(MSG_NONE)
-
-
 MENU = Menu(
     name="household",
     states=[
-        State("none", MSG_TITLE, body=_none_body, back="main:home"),
+        State("none", MSG_TITLE, body=MSG_NONE, back="main:home"),
         State(
             "choose_pin",
             MSG_TITLE,
-            body=lambda ctx: ctx.gettext(MSG_CHOOSE_PIN),
+            body=MSG_CHOOSE_PIN,
             input=Input(
-                accept=_choose, dest="confirm_pin", hints=_hints(MSG_PIN_FORMAT), secret=True
+                accept=_choose, dest="confirm_pin", hints=translated(MSG_PIN_FORMAT), secret=True
             ),
             back="main:home",
         ),
         State(
             "confirm_pin",
             MSG_TITLE,
-            body=lambda ctx: ctx.gettext(MSG_CONFIRM_PIN),
+            body=MSG_CONFIRM_PIN,
             input=Input(
                 accept=_confirm,
                 dest="record",
-                hints=_hints(MSG_PIN_MISMATCH),
+                hints=translated(MSG_PIN_MISMATCH),
                 secret=True,
             ),
             back="choose_pin",
@@ -170,11 +152,11 @@ MENU = Menu(
         State(
             "pin",
             MSG_TITLE,
-            body=lambda ctx: ctx.gettext(MSG_ENTER_PIN),
+            body=MSG_ENTER_PIN,
             input=Input(
                 accept=_enter,
                 dest="record",
-                hints=_hints(MSG_PIN_FORMAT, MSG_PIN_WRONG, MSG_PIN_LOCKED),
+                hints=translated(MSG_PIN_FORMAT, MSG_PIN_WRONG, MSG_PIN_LOCKED),
                 secret=True,
             ),
             back="main:home",

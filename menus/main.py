@@ -49,7 +49,7 @@ LANGUAGE_OPTIONS = tuple(
 
 
 def _coming_soon(name: str, title: str, body: str) -> State:
-    return State(name, title, body=lambda ctx: ctx.gettext(body), back="home")
+    return State(name, title, body=body, back="home")
 
 
 MENU = Menu(

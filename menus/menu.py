@@ -96,7 +96,7 @@ class Items:
 
 @dataclass(frozen=True)
 class State:
-    """One screen. ``title`` is a msgid or a function of the context.
+    """One screen. ``title`` and ``body`` are msgids or functions of the context.
 
     ``back`` is where ``0`` goes (None only for a menu's roots); ``final``
     states answer ``END``. ``empty`` is the msgid shown when ``items`` is empty.
@@ -106,7 +106,7 @@ class State:
 
     name: str
     title: str | Text
-    body: Text | None = None
+    body: str | Text | None = None
     options: tuple[Option, ...] = ()
     items: Items | None = None
     back: str | None = None
@@ -226,6 +226,15 @@ class Menu:
             send_event=True,
             name=self.name,
         )
+
+
+def translated(*msgids: str) -> Callable[[Context], tuple[str, ...]]:
+    """``msgids`` in the caller's language, as ``Input.hints`` wants them."""
+
+    def hints(ctx: Context) -> tuple[str, ...]:
+        return tuple(ctx.gettext(m) for m in msgids)
+
+    return hints
 
 
 def _key_is(key: str, guard: Callable[[Context], bool] | None) -> Callable[[Any], bool]:

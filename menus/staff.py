@@ -14,19 +14,14 @@ from collections.abc import Sequence
 from domain import surveys
 from domain.cadres import cadre_id_for, village_choices
 from domain.households import households_in, progress
-from domain.pins import PinCheck, check_pin, valid_pin
 from domain.translation import N_
-from menus import survey
+from menus import pin_entry, survey
 from menus.context import Context
-from menus.menu import Input, Items, Menu, Option, Outcome, State
+from menus.menu import Input, Items, Menu, Option, Outcome, State, translated
 from models import Cadre, SurveyDraft
 
 MSG_STAFF = N_("Staff")
 MSG_SIGN_IN = N_("Enter your staff PIN:")
-MSG_PIN_FORMAT = N_("A PIN is 4-6 digits.")
-MSG_PIN_WRONG = N_("Wrong PIN. Try again.")
-MSG_PIN_LOCKED = N_("Locked. Try in 15 min.")
-MSG_PIN_NOT_SET = N_("No PIN. Ask your office.")
 MSG_INACTIVE = N_("Not active. Ask your office.")
 MSG_CONTINUE = N_("Continue %(name)s at Q%(n)d")
 MSG_A_HOUSEHOLD = N_("household")
@@ -52,25 +47,11 @@ def _pin(ctx: Context, text: str) -> Outcome:
     if cadre is None or not cadre.active:
         ctx.db.rollback()
         return Outcome(error=_(MSG_INACTIVE))
-    if not valid_pin(text):
-        return Outcome(error=_(MSG_PIN_FORMAT))
-    verdict = check_pin(ctx.db, cadre, text, attempt_key=ctx.effect_key())
-    ctx.db.commit()
-    if verdict is PinCheck.OK:
-        ctx.data["cadre"] = cadre.id
-        return Outcome(leave=True)
-    return Outcome(error=_(_PIN_MESSAGES[verdict]))
-
-
-_PIN_MESSAGES = {
-    PinCheck.WRONG: MSG_PIN_WRONG,
-    PinCheck.LOCKED: MSG_PIN_LOCKED,
-    PinCheck.NOT_SET: MSG_PIN_NOT_SET,
-}
-
-
-def _pin_hints(ctx: Context) -> tuple[str, ...]:
-    return tuple(ctx.gettext(m) for m in (MSG_PIN_FORMAT, MSG_INACTIVE, *_PIN_MESSAGES.values()))
+    error = pin_entry.verify(ctx, cadre, text)
+    if error is not None:
+        return Outcome(error=_(error))
+    ctx.data["cadre"] = cadre.id
+    return Outcome(leave=True)
 
 
 def _home_title(ctx: Context) -> str:
@@ -147,8 +128,15 @@ MENU = Menu(
         State(
             "pin",
             MSG_STAFF,
-            body=lambda ctx: ctx.gettext(MSG_SIGN_IN),
-            input=Input(accept=_pin, dest="home", hints=_pin_hints, secret=True),
+            body=MSG_SIGN_IN,
+            input=Input(
+                accept=_pin,
+                dest="home",
+                hints=translated(
+                    pin_entry.MSG_PIN_FORMAT, MSG_INACTIVE, *pin_entry.VERDICTS.values()
+                ),
+                secret=True,
+            ),
             back="main:home",
         ),
         State(
