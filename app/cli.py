@@ -1,21 +1,25 @@
 """Command-line tools: ``flask demo load``, ``flask dial``, ``flask worker``,
-``flask mpi``, ``flask cadre …``, ``flask survey …``."""
+``flask mpi``, ``flask cadre …``, ``flask survey …``, ``flask household reset-pin``."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import click
 import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
 
 from app.db import db_session
-from domain import demo
+from domain import demo, mpi
 from domain.cadres import CadreError, add_cadre, deactivate_cadre
-from domain.surveys import open_round, purge_expired_drafts, store_definition
+from domain.phone import InvalidMsisdn
+from domain.subscribers import reset_pin
+from domain.surveys import current_round_id, open_round, purge_expired_drafts, store_definition
 from domain.xlsform import FormError, read_xlsform
-from models import CadreRole
+from models import Cadre, CadreRole, Survey, SurveyRound
 
 
 def init_app(app: Flask) -> None:
@@ -111,10 +115,6 @@ def cadre_deactivate(msisdn: str) -> None:
 @with_appcontext
 def cadre_list() -> None:
     """Every cadre: id, MSISDN, name, role, villages."""
-    from sqlalchemy import select
-
-    from models import Cadre
-
     click.echo("id\tmsisdn\tname\trole\tstatus\tvillages")
     for cadre in db_session().scalars(select(Cadre).order_by(Cadre.id)):
         villages = ", ".join(
@@ -137,9 +137,6 @@ def household_group() -> None:
 def household_reset_pin(msisdn: str) -> None:
     """Forget the "My household" PIN of MSISDN (forgotten, or locked out): the
     next dial from that phone sets a new one."""
-    from domain.phone import InvalidMsisdn
-    from domain.subscribers import reset_pin
-
     db = db_session()
     try:
         found = reset_pin(db, msisdn, region=current_app.config["DEFAULT_REGION"])
@@ -159,10 +156,6 @@ def survey_group() -> None:
 @with_appcontext
 def survey_load(file: str) -> None:
     """Import an XLSForm (.xlsx, .xls, .md) as a survey version (once per version)."""
-    from sqlalchemy import func, select
-
-    from models import Survey
-
     db = db_session()
     before = db.scalar(select(func.count()).select_from(Survey))
     try:
@@ -180,9 +173,6 @@ def survey_load(file: str) -> None:
 @with_appcontext
 def survey_round(name: str) -> None:
     """Open the survey round NAME (e.g. 2027); the newest round opened is current."""
-    from domain.surveys import current_round_id
-    from models import SurveyRound
-
     db = db_session()
     found = open_round(db, name)
     db.commit()
@@ -282,10 +272,6 @@ def mpi_command(file: str, k_text: str) -> None:
     ``contribution_pct`` is null when MPI is 0. A bad file or --k exits non-zero
     with a message naming the line.
     """
-    import json
-
-    from domain import mpi
-
     try:
         k = mpi.parse_fraction(k_text)
     except ValueError as exc:
