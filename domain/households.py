@@ -19,6 +19,7 @@ from domain.classification import Classification, classify
 from domain.content import get_article, programme_rules
 from domain.eligibility import matches
 from domain.phone import InvalidMsisdn, normalise_msisdn
+from domain.subscribers import set_home_area
 from domain.surveys import finished, form_for
 from models import Area, Cadre, Household, HouseholdSurvey, SurveyDraft
 from models.base import utcnow
@@ -64,6 +65,8 @@ def complete_survey(
     household.area_id = int(answers["village"])
     household.head_name = answers["head_name"]
     household.head_msisdn = head_msisdn
+    if head_msisdn is not None:  # the head's phone gets the campaigns for this village
+        set_home_area(db, head_msisdn, household.area_id)
     db.flush()
     db.execute(
         update(HouseholdSurvey)

@@ -1,14 +1,15 @@
-"""Subscribers: one per MSISDN, with the language they chose."""
+"""Subscribers: one per MSISDN, with the language they chose, their opt-out and
+the topics they get SMS about."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from domain.phone import normalise_msisdn
 from domain.sql import upsert
 from domain.translation import LANGUAGES
-from models import Subscriber
+from models import Subscriber, Subscription
 from models.base import utcnow
 
 
@@ -45,3 +46,76 @@ def set_language(db: Session, subscriber_id: int, language: str) -> None:
         raise ValueError(f"unsupported language {language!r}")
     db.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(language=language))
     db.commit()
+
+
+#: Topics a subscriber can ask SMS about: the content topics, and jobs.
+TOPICS = ("policies", "health", "education", "jobs")
+
+#: Where an opt-out came from.
+OPT_OUT_SOURCES = ("sms", "ussd", "gateway", "blacklist", "cli")
+
+
+def opt_out(db: Session, msisdn: str, source: str) -> bool:
+    """Opt the E.164 ``msisdn`` out of every campaign at once, creating its
+    subscriber row if it has none (an opt-out is kept even for a number we have
+    never heard from). ``source`` is one of ``OPT_OUT_SOURCES``. Returns whether
+    the number was opted in before. Campaigns check this flag when each message
+    is sent, so messages already queued are skipped too. Does not commit."""
+    if source not in OPT_OUT_SOURCES:
+        raise ValueError(f"unknown opt-out source {source!r}")
+    get_or_create_subscriber(db, msisdn)
+    changed = db.execute(
+        update(Subscriber)
+        .where(Subscriber.msisdn == msisdn, Subscriber.opted_out.is_(False))
+        .values(opted_out=True, opted_out_at=utcnow(), opt_out_source=source)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+
+def opt_in(db: Session, msisdn: str) -> bool:
+    """Let the E.164 ``msisdn`` get campaigns again (START). Returns whether it
+    had opted out. When and how it opted out are kept. Does not commit."""
+    get_or_create_subscriber(db, msisdn)
+    changed = db.execute(
+        update(Subscriber)
+        .where(Subscriber.msisdn == msisdn, Subscriber.opted_out.is_(True))
+        .values(opted_out=False)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+
+def is_opted_out(db: Session, subscriber_id: int) -> bool:
+    return bool(db.scalar(select(Subscriber.opted_out).where(Subscriber.id == subscriber_id)))
+
+
+def topics_of(db: Session, subscriber_id: int) -> set[str]:
+    """The topics ``subscriber_id`` gets SMS about."""
+    return set(
+        db.scalars(select(Subscription.topic).where(Subscription.subscriber_id == subscriber_id))
+    )
+
+
+def set_topic(db: Session, subscriber_id: int, topic: str, wanted: bool) -> None:
+    """Subscribe ``subscriber_id`` to ``topic`` (one of ``TOPICS``) or drop it;
+    idempotent. Raises ``ValueError`` for an unknown topic. Does not commit."""
+    if topic not in TOPICS:
+        raise ValueError(f"unknown topic {topic!r}")
+    if wanted:
+        stmt = upsert(db, Subscription).values(
+            subscriber_id=subscriber_id, topic=topic, created_at=utcnow()
+        )
+        db.execute(stmt.on_conflict_do_nothing())
+    else:
+        db.execute(
+            delete(Subscription).where(
+                Subscription.subscriber_id == subscriber_id, Subscription.topic == topic
+            )
+        )
+
+
+def set_home_area(db: Session, msisdn: str, area_id: int) -> None:
+    """Record ``area_id`` (a village) as the home of the E.164 ``msisdn``, creating
+    its subscriber row: a household head becomes reachable by area-targeted
+    campaigns once surveyed. Does not commit."""
+    get_or_create_subscriber(db, msisdn)
+    db.execute(update(Subscriber).where(Subscriber.msisdn == msisdn).values(area_id=area_id))

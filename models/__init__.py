@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from models.area import Area, AreaLevel
 from models.base import Base
+from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
 from models.cadre import Cadre, CadreRole, cadre_village
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
-from models.sms import OutboundSms, SmsStatus
+from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus
 from models.subscriber import Subscriber
 from models.survey import Survey, SurveyDraft, SurveyRound
 
@@ -22,14 +23,21 @@ __all__ = [
     "ArticleTranslation",
     "Base",
     "Cadre",
+    "Campaign",
+    "CampaignStatus",
     "CadreRole",
     "Category",
     "CategoryTranslation",
     "Household",
     "HouseholdSurvey",
+    "InboundSms",
+    "InboundStatus",
+    "MessageTemplate",
     "OutboundSms",
+    "RANK",
     "SmsStatus",
     "Subscriber",
+    "Subscription",
     "Survey",
     "SurveyDraft",
     "SurveyRound",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, str_enum, utcnow
@@ -13,26 +13,60 @@ class SmsStatus(enum.StrEnum):
     """Life of an outbound SMS: queued → sent → delivered / failed / rejected."""
 
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker, the gateway's answer not yet recorded
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
     REJECTED = "rejected"
+    SKIPPED = "skipped"  # not sent: opted out by send time, or the campaign was cancelled
+
+
+#: How far along each status is: a status only moves to a higher rank, so a late
+#: report never takes a message back (``sent`` after ``delivered``).
+RANK = {
+    SmsStatus.QUEUED: 0,
+    SmsStatus.SENDING: 1,
+    SmsStatus.SENT: 2,
+    SmsStatus.DELIVERED: 3,
+    SmsStatus.FAILED: 3,
+    SmsStatus.REJECTED: 3,
+    SmsStatus.SKIPPED: 3,
+}
 
 
 class OutboundSms(Base):
-    """One message to one MSISDN.
+    """One message to one MSISDN: a transactional reply, or one campaign recipient.
 
     ``dedup_key`` makes the effect that queued it idempotent: a repeated USSD
     callback or a retried job finds the row instead of adding a second one.
     ``gateway`` says where it went: ``africastalking`` or ``outbox`` (the local
     outbox used when no gateway credentials are set).
+
+    A campaign's rows are written by its planner with no ``body``; the worker
+    that sends a row renders it in the recipient's language and stores it.
+    ``(campaign_id, msisdn)`` is unique: nobody gets the same campaign twice.
+    ``claimed_at`` is when a worker took the row to send (``sending``); a claim
+    with no answer from the gateway is reconciled by ``workers.campaigns``.
     """
 
     __tablename__ = "outbound_sms"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "msisdn"),
+        # Claims to reconcile: only rows being sent are in it, so it stays small.
+        Index(
+            "ix_outbound_sms_claimed_at",
+            "claimed_at",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msisdn: Mapped[str] = mapped_column(String(16), index=True)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[SmsStatus] = mapped_column(str_enum(SmsStatus), default=SmsStatus.QUEUED)
     dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     gateway: Mapped[str | None] = mapped_column(String(32))
@@ -40,5 +74,43 @@ class OutboundSms(Base):
     cost: Mapped[str | None] = mapped_column(String(32))  # as the gateway states it, "KES 0.8000"
     parts: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(String(120))
+    # The last delivery report's status as the gateway spelt it ("Success",
+    # "AbsentSubscriber", or one it never documented), and its network.
+    report_status: Mapped[str | None] = mapped_column(String(32))
+    network_code: Mapped[str | None] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class InboundStatus(enum.StrEnum):
+    RECEIVED = "received"  # stored, not yet processed
+    PROCESSED = "processed"
+    FAILED = "failed"  # processing raised: kept for a retry (``flask sms retry-inbound``)
+
+
+class InboundSms(Base):
+    """A raw SMS as the gateway posted it, stored before anything reads it.
+
+    ``gateway_id`` (the gateway's ``id``) is unique, so a message posted twice is
+    stored and processed once.
+    """
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(String(64), unique=True)
+    msisdn: Mapped[str] = mapped_column(String(16), index=True)  # from, E.164
+    to: Mapped[str] = mapped_column(String(32))  # our short code
+    text: Mapped[str] = mapped_column(Text)
+    link_id: Mapped[str | None] = mapped_column(String(64))
+    gateway_date: Mapped[str | None] = mapped_column(String(32))  # as posted
+    status: Mapped[InboundStatus] = mapped_column(
+        str_enum(InboundStatus), default=InboundStatus.RECEIVED, index=True
+    )
+    outcome: Mapped[str | None] = mapped_column(String(32))  # "opt-out", "help", …
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, utcnow
@@ -19,4 +19,10 @@ class Subscriber(PinProtected, Base):
     msisdn: Mapped[str] = mapped_column(String(16), unique=True)  # E.164, at most 15 digits
     language: Mapped[str | None] = mapped_column(String(8))  # None until the caller picks one
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When and how: "sms" (STOP), "ussd", "gateway" (its opt-out notice or a
+    # blacklisted number); kept when the subscriber opts back in.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    opt_out_source: Mapped[str | None] = mapped_column(String(16))
+    # Home village: the household the subscriber heads, or None until known.
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
