@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from models.area import Area, AreaLevel
 from models.base import Base
-from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
 from models.cadre import Cadre, CadreRole, cadre_village
+from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
 from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus
