@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from app import create_app
 from app.db import db_session
+from app.gateways.mock_server import MockGateway, serve
 from domain.sms import queue_sms
 from models import OutboundSms, SmsStatus
-from tests.mock_gateway import MockGateway, serve
 from workers import QUEUES, SMS, enqueue, set_worker_app
 from workers.sms import send_sms
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from models import SmsStatus
+
+#: Per-recipient ``statusCode`` for "insufficient balance": the whole account is
+#: out of credit, so a campaign should pause rather than retry number by number.
+INSUFFICIENT_BALANCE = 405
 
 
 class GatewayUnavailable(RuntimeError):
@@ -19,15 +23,34 @@ class SendResult(NamedTuple):
     failure_reason: str | None = None
 
 
+class BulkRecipient(NamedTuple):
+    """The gateway's answer for one number of a bulk send."""
+
+    msisdn: str
+    code: int | None  # the gateway's statusCode; None: it gave none (no answer, outbox)
+    status: SmsStatus | None  # None: retry later (405 insufficient balance, 500, 501)
+    message_id: str | None
+    cost: str | None  # as the gateway writes it, e.g. "KES 0.8000"
+    failure_reason: str | None
+
+
 class SmsSender(Protocol):
     name: str
 
     def send(self, msisdn: str, body: str) -> SendResult: ...
 
+    def send_bulk(self, msisdns: Sequence[str], body: str) -> list[BulkRecipient]:
+        """Send ``body`` to every number in one request: one result per input
+        number, in input order. Raises ``GatewayUnavailable`` when the request as a
+        whole failed (timeout, connection error, HTTP status other than 201,
+        malformed answer)."""
+        ...
+
 
 def sms_sender(config: Mapping[str, Any]) -> SmsSender:
     """The sender the settings ask for: ``AT_USERNAME`` and ``AT_API_KEY`` set means
-    Africa's Talking (at ``AT_SMS_BASE_URL`` when set); otherwise the outbox."""
+    Africa's Talking (at ``AT_SMS_BASE_URL`` when set, waiting ``AT_SMS_TIMEOUT``
+    seconds for an answer); otherwise the outbox."""
     if config.get("AT_USERNAME") and config.get("AT_API_KEY"):
         from app.gateways.africastalking import AfricasTalkingSms
 
@@ -36,6 +59,7 @@ def sms_sender(config: Mapping[str, Any]) -> SmsSender:
             config["AT_API_KEY"],
             base_url=config.get("AT_SMS_BASE_URL") or None,
             sender_id=config.get("AT_SENDER_ID") or None,
+            timeout=float(config.get("AT_SMS_TIMEOUT", 30)),
         )
     from app.gateways.outbox import OutboxSms
 

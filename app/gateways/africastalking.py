@@ -5,16 +5,17 @@ USSD: the gateway POSTs form fields ``sessionId``, ``serviceCode``,
 joined by ``*``), and expects ``text/plain`` starting ``CON `` (more to come) or
 ``END `` (session over). Source: Africa's Talking USSD API documentation.
 
-SMS: the bulk messaging API (``POST /version1/messaging``) answers 201 with a
-per-recipient ``statusCode``; ``STATUS`` maps those codes to ours.
+SMS: the bulk messaging API (``POST /version1/messaging``, ``to`` a comma-separated
+list of numbers) answers 201 with a per-recipient ``statusCode``; ``STATUS`` maps
+those codes to ours. ``app.gateways.mock_server`` is a local stand-in for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from app.gateways import GatewayUnavailable, SendResult
+from app.gateways import BulkRecipient, GatewayUnavailable, SendResult
 from domain.phone import InvalidMsisdn, normalise_msisdn
 from models import SmsStatus
 
@@ -83,45 +84,128 @@ STATUS: dict[int, SmsStatus | None] = {
 }
 
 
+#: Failure reason of a number that the gateway's answer did not mention.
+NO_ANSWER = "no answer for this number"
+
+
 class AfricasTalkingSms:
-    """One message at a time through the ``africastalking`` SDK."""
+    """Messages through the ``africastalking`` SDK: one POST per ``send_bulk``."""
 
     name = "africastalking"
 
     def __init__(
-        self, username: str, api_key: str, *, base_url: str | None, sender_id: str | None
+        self,
+        username: str,
+        api_key: str,
+        *,
+        base_url: str | None,
+        sender_id: str | None,
+        timeout: float = 30.0,
     ) -> None:
         import africastalking
+        import requests
 
         self._service = africastalking.SMSService(username, api_key)
         if base_url:
             # The SDK has no setting for this; tests and benchmarks point it at the
             # local mock gateway (AT_SMS_BASE_URL=http://127.0.0.1:PORT/version1).
             self._service._baseUrl = base_url.rstrip("/")
+        # The SDK takes any 2xx answer and opens a new connection per request; the
+        # API answers a send with 201, and a bulk sender gains from a kept-alive session.
+        self._session = requests.Session()
+        self._service._make_request = self._post
         self._sender_id = sender_id
+        self._timeout = timeout
 
     def send(self, msisdn: str, body: str) -> SendResult:
-        from africastalking.Service import AfricasTalkingException
+        """Send one message. Raises ``GatewayUnavailable`` when the request failed or
+        the gateway asks to retry later (405 insufficient balance, 500, 501)."""
+        [one] = self.send_bulk([msisdn], body)
+        if one.status is None:
+            raise GatewayUnavailable(f"{one.code} {one.failure_reason}")
+        return SendResult(one.status, one.message_id, one.cost, one.failure_reason)
+
+    def send_bulk(self, msisdns: Sequence[str], body: str) -> list[BulkRecipient]:
+        """Send ``body`` to every number in one POST; one result per input number, in
+        input order (see ``BulkRecipient``). A number the SDK deems invalid is
+        ``REJECTED`` (403 ``InvalidPhoneNumber``) without reaching the gateway; one
+        the answer leaves out gets status None, to be retried. Raises
+        ``GatewayUnavailable`` for a timeout (``timeout`` seconds), a connection
+        error, an HTTP status other than 201 or a malformed answer."""
+        from africastalking.Service import AfricasTalkingException, validate_phone
         from requests import RequestException
 
-        try:
-            answer: Any = self._service.send(body, [msisdn], sender_id=self._sender_id)
-        except (AfricasTalkingException, RequestException) as exc:
-            raise GatewayUnavailable(str(exc)[:200]) from exc
-        try:
-            recipient = answer["SMSMessageData"]["Recipients"][0]
-            code = int(recipient["statusCode"])
-        except (TypeError, KeyError, IndexError, ValueError) as exc:
-            raise GatewayUnavailable(f"unexpected answer: {str(answer)[:200]}") from exc
-        status = STATUS.get(code, SmsStatus.REJECTED)
-        if status is None:
-            raise GatewayUnavailable(f"{code} {recipient.get('status', '')}")
-        return SendResult(
-            status,
-            message_id=_message_id(recipient.get("messageId")),
-            cost=recipient.get("cost"),
-            failure_reason=None if status is SmsStatus.SENT else recipient.get("status"),
+        # SMSService.send raises ValueError for the whole request when one number
+        # fails validate_phone; applying the same test first keeps one bad number
+        # from sinking the rest.
+        valid = [m for m in msisdns if validate_phone(m)]
+        answered: dict[str, list[BulkRecipient]] = {}
+        if valid:
+            try:
+                answer: Any = self._service.send(
+                    body, valid, sender_id=self._sender_id, timeout=self._timeout
+                )
+            except (AfricasTalkingException, RequestException) as exc:
+                raise GatewayUnavailable(str(exc)[:200]) from exc
+            for recipient in _recipients(answer):
+                answered.setdefault(recipient.msisdn, []).append(recipient)
+        results = []
+        for msisdn in msisdns:
+            if not validate_phone(msisdn):
+                results.append(
+                    BulkRecipient(msisdn, 403, SmsStatus.REJECTED, None, None, "InvalidPhoneNumber")
+                )
+            elif answered.get(msisdn):
+                results.append(answered[msisdn].pop(0))
+            else:
+                results.append(BulkRecipient(msisdn, None, None, None, None, NO_ANSWER))
+        return results
+
+    def _post(
+        self,
+        url: str,
+        method: str,
+        headers: Mapping[str, str],
+        data: Any,
+        params: Any,
+        callback: Any = None,
+        timeout: Any = None,
+    ) -> Any:
+        """Stands in for the SDK's ``Service._make_request`` (same arguments)."""
+        from africastalking.Service import AfricasTalkingException
+
+        assert callback is None, "asynchronous sends are not used"
+        res = self._session.request(
+            method, url, headers=headers, data=data, params=params, timeout=timeout
         )
+        if res.status_code != 201:
+            raise AfricasTalkingException(f"HTTP {res.status_code}: {res.text[:200]}")
+        return res.json()  # requests.JSONDecodeError is a RequestException
+
+
+def _recipients(answer: Any) -> list[BulkRecipient]:
+    """The ``SMSMessageData.Recipients`` of a send's answer; ``GatewayUnavailable``
+    when it is not shaped as documented."""
+    try:
+        raw = answer["SMSMessageData"]["Recipients"]
+        if not isinstance(raw, list):
+            raise TypeError("Recipients is not a list")
+        return [_recipient(r) for r in raw]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise GatewayUnavailable(f"unexpected answer: {str(answer)[:200]}") from exc
+
+
+def _recipient(raw: Any) -> BulkRecipient:
+    code = int(raw["statusCode"])
+    status = STATUS.get(code, SmsStatus.REJECTED)
+    return BulkRecipient(
+        str(raw["number"]),
+        code,
+        status,
+        _message_id(raw.get("messageId")),
+        raw.get("cost"),
+        None if status is SmsStatus.SENT else raw.get("status"),
+    )
 
 
 def _message_id(raw: object) -> str | None:
