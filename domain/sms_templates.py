@@ -1,0 +1,199 @@
+"""A campaign's SMS text, per language, with placeholders in braces.
+
+``Hello {village}: apply for {job} by {closing_date}.`` Per-recipient fields
+(``RECIPIENT_FIELDS``) are filled from each recipient's area; campaign-wide
+variables (any lower-case name the campaign declares) from the campaign. The
+syntax is Python's ``str.format`` reduced to plain names: ``{name}`` only, no
+attribute or index access, conversion or format spec; ``{{`` and ``}}`` are
+literal braces. A variable holding an ISO date (``2026-12-15``) is written as
+the recipient's language writes a date (Babel, CLDR "medium" format).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
+
+#: Placeholders filled per recipient, from the area they live in.
+RECIPIENT_FIELDS = ("village", "county")
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: A parsed template: literal text, then the placeholder after it (None at the end).
+Parsed = tuple[tuple[str, str | None], ...]
+
+
+class TemplateError(ValueError):
+    """A template that cannot be rendered; ``placeholder`` names the culprit
+    (as written, braces included) when there is one."""
+
+    def __init__(self, message: str, placeholder: str | None = None) -> None:
+        super().__init__(message)
+        self.placeholder = placeholder
+
+
+def placeholders(template: str) -> list[str]:
+    """The placeholder names of ``template``, each once, in order of first use.
+
+    Raises ``TemplateError`` for unbalanced braces, attribute or index access
+    (``{a.b}``, ``{a[0]}``), a conversion (``{a!r}``), a format spec
+    (``{a:>10}``), an empty or positional field (``{}``, ``{0}``), or a name
+    that is not ``[a-z_][a-z0-9_]*``.
+    """
+    return list(dict.fromkeys(name for _text, name in _parse(template) if name is not None))
+
+
+def validate(template: str, variables: Mapping[str, str]) -> None:
+    """Check that every placeholder of ``template`` is a recipient field or a key
+    of ``variables`` (the campaign's), and that no variable takes a recipient
+    field's name. Raises ``TemplateError``."""
+    for name in variables:
+        if name in RECIPIENT_FIELDS:
+            raise TemplateError(
+                f"campaign variable {{{name}}} has the name of a recipient field", f"{{{name}}}"
+            )
+    for name in placeholders(template):
+        if name not in RECIPIENT_FIELDS and name not in variables:
+            declared = ", ".join(sorted(variables)) or "none"
+            raise TemplateError(
+                f"unknown placeholder {{{name}}}: not a recipient field "
+                f"({', '.join(RECIPIENT_FIELDS)}) nor a campaign variable ({declared})",
+                f"{{{name}}}",
+            )
+
+
+def render(
+    template: str,
+    language: str,
+    *,
+    variables: Mapping[str, str],
+    village: str | None,
+    county: str | None,
+) -> str:
+    """``template`` filled for one recipient (or a group sharing village and county).
+
+    A variable whose value is an ISO date ``YYYY-MM-DD`` is written by Babel's
+    ``format_date(format="medium", locale=language)``: ``Dec 15, 2026`` (en),
+    ``15 Des 2026`` (sw), ``15 déc. 2026`` (fr), ``2026年12月15日`` (zh). An
+    empty or missing value (no village known) leaves no doubled space behind.
+    Values are never parsed as templates. Raises ``TemplateError`` only for the
+    template (as ``validate`` would), never for a value.
+    """
+    fields = {"village": village or "", "county": county or ""}
+    out: list[str] = []
+    gaps = False
+    for text, name in _parse(template):
+        out.append(text)
+        if name is None:
+            continue
+        if name in fields:
+            value = fields[name]
+        elif name in variables:
+            value = _value(variables[name], language)
+        else:
+            raise TemplateError(f"unknown placeholder {{{name}}}", f"{{{name}}}")
+        gaps = gaps or not value
+        out.append(value or _GAP)
+    rendered = "".join(out)
+    return _close_gaps(rendered) if gaps else rendered
+
+
+@lru_cache(maxsize=512)
+def _parse(template: str) -> Parsed:
+    """``template`` split into (literal, placeholder) pairs, checked; cached, as a
+    campaign renders the same template once per recipient group."""
+    try:
+        pieces = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise TemplateError(_unbalanced(template, str(exc))) from None
+    out: list[tuple[str, str | None]] = []
+    for text, field, spec, conversion in pieces:
+        if field is None:
+            out.append((text, None))
+            continue
+        shown = _as_written(field, spec, conversion)
+        if field == "" or field.isdigit():
+            raise TemplateError(
+                f"placeholder {shown} has no name: write a name such as {{village}}", shown
+            )
+        if "." in field or "[" in field:
+            raise TemplateError(
+                f"placeholder {shown}: attribute and index access are not allowed", shown
+            )
+        if conversion is not None:
+            raise TemplateError(f"placeholder {shown}: conversions are not allowed", shown)
+        if spec:
+            raise TemplateError(f"placeholder {shown}: format specs are not allowed", shown)
+        if not _NAME.fullmatch(field):
+            raise TemplateError(
+                f"placeholder {shown}: a name is lower-case letters, digits and _ "
+                "and does not start with a digit",
+                shown,
+            )
+        out.append((text, field))
+    return tuple(out)
+
+
+def _as_written(field: str, spec: str | None, conversion: str | None) -> str:
+    return (
+        "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+    )
+
+
+def _unbalanced(template: str, error: str) -> str:
+    """Where the braces of ``template`` stop balancing, for the error message."""
+    i = 0
+    while i < len(template):
+        pair = template[i : i + 2]
+        if pair in ("{{", "}}"):
+            i += 2
+            continue
+        if template[i] == "}":
+            return f"single '}}' at character {i + 1}: write '}}}}' for a literal brace"
+        if template[i] == "{":
+            close = template.find("}", i)
+            inner = template.find("{", i + 1)
+            if close < 0 or 0 <= inner < close:
+                return f"unclosed '{{' at character {i + 1}: write '{{{{' for a literal brace"
+            i = close
+        i += 1
+    return f"malformed placeholder ({error}): write {{name}}, and '{{{{' '}}}}' for literal braces"
+
+
+@lru_cache(maxsize=4096)
+def _value(value: str, language: str) -> str:
+    """``value`` as the recipient reads it: an ISO date in their language's
+    medium format, anything else as it is (also a date that does not exist)."""
+    if not _ISO_DATE.fullmatch(value):
+        return value
+    try:
+        return format_date(date.fromisoformat(value), format="medium", locale=language)
+    except (ValueError, UnknownLocaleError):
+        return value
+
+
+#: Where a placeholder rendered empty, until ``_close_gaps`` closes it up. NUL
+#: never occurs in an SMS text.
+_GAP = "\x00"
+_GAP_RUN = re.compile(r"[ \x00]*\x00[ \x00]*")
+
+
+def _close_gaps(text: str) -> str:
+    """Drop the empty placeholders of ``text`` with the spaces around them, keeping
+    one space between words: "in {village} today" → "in today", "Hello
+    {village}!" → "Hello!", and no space at the start or end of a line."""
+
+    def close(m: re.Match[str]) -> str:
+        before = text[m.start() - 1] if m.start() else "\n"
+        after = text[m.end()] if m.end() < len(text) else "\n"
+        edge = before == "\n" or after == "\n" or after in ",.;:!?)"
+        return " " if " " in m.group() and not edge else ""
+
+    return _GAP_RUN.sub(close, text)
