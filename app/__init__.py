@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     No app exists at import time; ``wsgi.py`` and the CLI call this.
     """
-    from app import cli, db, health, redis_store, simulator, ussd
+    from app import cli, cli_sms, db, health, redis_store, simulator, sms, ussd
     from app import config as settings
     from domain import content
 
@@ -40,7 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     redis_store.init_app(app)
     content.configure_cache(app.config["CONTENT_CACHE_SECONDS"])
     ussd.init_app(app)
+    sms.init_app(app)
     health.init_app(app)
     simulator.init_app(app)
     cli.init_app(app)
+    cli_sms.init_app(app)
     return app

@@ -1,0 +1,148 @@
+"""Delivery reports: the gateway tells us what became of a message it took.
+
+A status only moves forward (``models.RANK``): reports arrive out of order, and
+a late "Sent" must not take back a "Success". The rank test is part of the one
+``UPDATE`` that applies a report, so two reports racing for one message cannot
+both win.
+
+A report whose id we never recorded may be for a campaign message whose worker
+died between the gateway's answer and recording it (``sending`` with no message
+id): the oldest such claim to that number takes the id, so it is reconciled
+without being sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from domain.subscribers import opt_out
+from models import RANK, OutboundSms, SmsStatus
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+#: The delivery report's ``status`` → ours. Source: Africa's Talking SMS
+#: notifications ("Delivery reports"); AbsentSubscriber is reported by some
+#: networks in place of Failed. Any other status is kept in ``report_status``
+#: and leaves ours as it is.
+STATUS: dict[str, SmsStatus] = {
+    "Sent": SmsStatus.SENT,  # sent by the gateway's network
+    "Submitted": SmsStatus.SENT,  # submitted to the mobile network
+    "Buffered": SmsStatus.SENT,  # queued by the mobile network
+    "Success": SmsStatus.DELIVERED,  # on the handset (final)
+    "Failed": SmsStatus.FAILED,  # final
+    "AbsentSubscriber": SmsStatus.FAILED,
+    "Rejected": SmsStatus.REJECTED,  # final
+}
+
+#: ``failureReason`` of a number that opted out at the network (406 UserInBlacklist).
+BLACKLISTED = ("userinblacklist", "406")
+
+FINAL = max(RANK.values())
+
+
+class Report(NamedTuple):
+    """A delivery report, validated at the edge; ``msisdn`` is E.164 or None."""
+
+    message_id: str
+    status: str  # as the gateway spelt it
+    msisdn: str | None = None
+    network_code: str | None = None
+    failure_reason: str | None = None
+    retry_count: int | None = None
+
+
+def apply_report(db: Session, report: Report) -> str:
+    """Apply ``report`` to its message. Does not commit.
+
+    Returns "updated" (the report applied), "unchanged" (the message is already
+    as far or further along) or "unknown" (no message has this id and no claim
+    to reconcile; logged). A Rejected report for a blacklisted number also opts
+    the number out (source "blacklist").
+    """
+    ours = STATUS.get(report.status)
+    values: dict[str, object] = {
+        "report_status": report.status[:32],
+        "network_code": report.network_code,
+        "failure_reason": report.failure_reason[:120] if report.failure_reason else None,
+    }
+    if ours is None:
+        # Undocumented: keep what the gateway said, while the message is not final.
+        behind = [s for s, rank in RANK.items() if rank < FINAL]
+    else:
+        values["status"] = ours
+        # Same rank is allowed while not final, to keep the newest report_status
+        # (Sent → Submitted → Buffered); a final status never changes.
+        behind = [s for s, rank in RANK.items() if rank < RANK[ours] or rank == RANK[ours] < FINAL]
+        if ours is SmsStatus.DELIVERED:
+            values["delivered_at"] = utcnow()
+    msisdn = db.execute(
+        update(OutboundSms)
+        .where(OutboundSms.gateway_message_id == report.message_id, OutboundSms.status.in_(behind))
+        .values(values)
+        .returning(OutboundSms.msisdn)
+    ).scalar()
+    if msisdn is None:
+        known = db.scalar(
+            select(func.count())
+            .select_from(OutboundSms)
+            .where(OutboundSms.gateway_message_id == report.message_id)
+        )
+        if known:
+            return "unchanged"
+        msisdn = _reconcile_claim(db, report, values)
+        if msisdn is None:
+            log.warning(
+                "delivery report %s (%s) for an unknown message to %s",
+                report.message_id,
+                report.status,
+                mask(report.msisdn),
+            )
+            return "unknown"
+    if ours is SmsStatus.REJECTED and (report.failure_reason or "").casefold() in BLACKLISTED:
+        opt_out(db, msisdn, "blacklist")
+    return "updated"
+
+
+def _reconcile_claim(db: Session, report: Report, values: dict[str, object]) -> str | None:
+    """Give the report's id to the oldest claim to its number that never got the
+    gateway's answer; return that number, or None when there is none."""
+    if report.msisdn is None:
+        return None
+    values = {**values, "gateway_message_id": report.message_id}
+    values.setdefault("status", SmsStatus.SENT)  # the gateway took it, whatever it says now
+    values["sent_at"] = func.coalesce(OutboundSms.sent_at, utcnow())
+    unanswered = (
+        OutboundSms.status == SmsStatus.SENDING,
+        OutboundSms.gateway_message_id.is_(None),
+        OutboundSms.msisdn == report.msisdn,
+    )
+    for _ in range(3):  # another report may take the same claim first: try the next
+        oldest = db.scalar(
+            select(OutboundSms.id)
+            .where(*unanswered)
+            .order_by(OutboundSms.claimed_at, OutboundSms.id)
+            .limit(1)
+        )
+        if oldest is None:
+            return None
+        took = db.execute(
+            update(OutboundSms).where(OutboundSms.id == oldest, *unanswered).values(values)
+        ).rowcount  # type: ignore[attr-defined]
+        if took:
+            log.info("delivery report %s reconciled claim %s", report.message_id, oldest)
+            return report.msisdn
+    return None
+
+
+def mask(msisdn: str | None) -> str:
+    """``+254700000101`` → ``+2547******01``: enough to tell numbers apart in a log."""
+    if not msisdn:
+        return "(no number)"
+    if len(msisdn) <= 7:
+        return "*" * len(msisdn)
+    return msisdn[:5] + "*" * (len(msisdn) - 7) + msisdn[-2:]
