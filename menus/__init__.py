@@ -6,11 +6,19 @@ hands the engine a ``Caller``.
 
 from __future__ import annotations
 
-from menus import content, household, main, staff, survey
+from menus import content, household, main, messages, staff, survey
 from menus.menu import Menu
 
 #: Every menu of the service, by name. Each menu's machine is built when its
 #: module is imported, once per process.
 MENUS: dict[str, Menu] = {
-    m.name: m for m in (main.MENU, content.MENU, staff.MENU, survey.MENU, household.MENU)
+    m.name: m
+    for m in (
+        main.MENU,
+        content.MENU,
+        staff.MENU,
+        survey.MENU,
+        household.MENU,
+        messages.MENU,
+    )
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.subscribers import set_language
 from domain.translation import LANGUAGES, N_, NATIVE_NAMES, gettext_for
-from menus import household, staff
+from menus import household, messages, staff
 from menus.context import Context
 from menus.menu import Effect, Menu, Option, State
 from models import Topic
@@ -76,6 +76,7 @@ MENU = Menu(
                 Option("6", N_("My household"), "household:pin", guard=household.has_pin),
                 Option("7", N_("Language"), "language"),
                 Option("8", N_("Staff"), "staff:pin", _forget_staff, when=staff.is_cadre),
+                Option("9", N_("SMS messages"), "messages:home", messages.enter),
             ),
         ),
         # First dial from a number we do not know: pick a language, then home.
