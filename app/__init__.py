@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     No app exists at import time; ``wsgi.py`` and the CLI call this.
     """
-    from app import cli, cli_sms, db, health, redis_store, simulator, sms, ussd
+    from app import cli, cli_campaign, cli_sms, db, health, redis_store, simulator, sms, ussd
     from app import config as settings
     from domain import content
 
@@ -44,5 +44,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     simulator.init_app(app)
     cli.init_app(app)
+    cli_campaign.init_app(app)
     cli_sms.init_app(app)
     return app

@@ -40,14 +40,18 @@ def demo_group() -> None:
 @demo_group.command("load")
 @with_appcontext
 def demo_load() -> None:
-    """Load areas, content in four languages, the surveys in surveys/, and demo
-    cadres (idempotent)."""
+    """Load areas, content in four languages, the surveys in surveys/, demo
+    cadres and approved SMS templates (idempotent)."""
     db = db_session()
     areas = demo.load_areas(db)
     articles = demo.load_content(db)
     forms = demo.load_surveys(db)
     cadres = demo.load_staff(db)
-    click.echo(f"demo data: {areas} areas, {articles} articles, {forms} surveys, {cadres} cadres")
+    templates = demo.load_templates(db)
+    click.echo(
+        f"demo data: {areas} areas, {articles} articles, {forms} surveys, {cadres} cadres, "
+        f"{templates} SMS templates"
+    )
 
 
 @click.group("cadre")
@@ -247,6 +251,10 @@ def worker(burst: bool) -> None:
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: jobs already run inline")
     set_worker_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    if not burst:
+        from workers.campaigns import schedule_tick
+
+        schedule_tick()  # the campaigns' tick, every minute, while workers run
     Worker(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
 
 

@@ -50,6 +50,22 @@ def from_env() -> dict[str, Any]:
         "AT_API_KEY": os.environ.get("AT_API_KEY", ""),
         "AT_SMS_BASE_URL": os.environ.get("AT_SMS_BASE_URL", ""),
         "AT_SENDER_ID": os.environ.get("AT_SENDER_ID", ""),
+        # Seconds to wait for the gateway's answer to one bulk send.
+        "AT_SMS_TIMEOUT": _int("AT_SMS_TIMEOUT", 30),
+        # Campaigns: numbers per bulk request (and per batch job); messages per
+        # second across all workers (what the gateway account allows); the price of
+        # one SMS part, for estimates; how long a claimed message may wait for the
+        # gateway's answer before it is reconciled; default quiet hours (local time);
+        # who is told by SMS when a campaign pauses (insufficient balance).
+        "SMS_BATCH_SIZE": _int("SMS_BATCH_SIZE", 500),
+        "SMS_RATE": _int("SMS_RATE", 100),
+        "SMS_PRICE_PER_PART": os.environ.get("SMS_PRICE_PER_PART", "KES 0.80"),
+        "CAMPAIGN_CLAIM_TIMEOUT": _int("CAMPAIGN_CLAIM_TIMEOUT", 900),
+        # A sending campaign with nothing done for this long has lost its jobs
+        # (Redis flushed, workers killed): the tick enqueues them again.
+        "CAMPAIGN_STALL_SECONDS": _int("CAMPAIGN_STALL_SECONDS", 120),
+        "CAMPAIGN_QUIET_HOURS": os.environ.get("CAMPAIGN_QUIET_HOURS", "20:00-07:00"),
+        "OPERATOR_MSISDN": os.environ.get("OPERATOR_MSISDN", ""),
         # A gateway callback is a few hundred bytes: refuse bodies past this (413).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import content as content_cache
-from domain import eligibility
+from domain import eligibility, sms_templates
 from domain.cadres import add_cadre
 from domain.surveys import open_round, store_definition
 from domain.xlsform import read_xlsform
@@ -26,6 +26,7 @@ from models import (
     CadreRole,
     Category,
     CategoryTranslation,
+    MessageTemplate,
     Topic,
 )
 
@@ -123,6 +124,33 @@ def load_surveys(db: Session, directory: Path = SURVEYS_DIR) -> int:
         store_definition(db, read_xlsform(path))
     db.commit()
     return len(paths)
+
+
+def load_templates(db: Session, path: Path = DEMO_DIR / "templates.yaml") -> int:
+    """Upsert the demo SMS templates (approved) by slug; return how many. Raises
+    ``ValueError`` for a text or rule that does not check (``TemplateError``,
+    ``RuleError``)."""
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for item in doc["templates"]:
+        variables = {k: str(v) for k, v in (item.get("variables") or {}).items()}
+        for text in item["messages"].values():
+            sms_templates.validate(text, variables)
+        if item.get("eligibility") is not None:
+            eligibility.validate(item["eligibility"])
+        row = db.scalars(
+            select(MessageTemplate).where(MessageTemplate.slug == item["slug"])
+        ).first()
+        if row is None:
+            row = MessageTemplate(slug=item["slug"])
+            db.add(row)
+        row.topic = item.get("topic")
+        row.messages = dict(item["messages"])
+        row.titles = dict(item["titles"])
+        row.variables = variables
+        row.eligibility = item.get("eligibility")
+        row.approved = True
+    db.commit()
+    return len(doc["templates"])
 
 
 def load_staff(db: Session, path: Path = DEMO_DIR / "staff.yaml") -> int:

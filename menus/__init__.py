@@ -6,7 +6,7 @@ hands the engine a ``Caller``.
 
 from __future__ import annotations
 
-from menus import content, household, main, messages, staff, survey
+from menus import content, household, main, messages, staff, staff_sms, survey
 from menus.menu import Menu
 
 #: Every menu of the service, by name. Each menu's machine is built when its
@@ -17,6 +17,7 @@ MENUS: dict[str, Menu] = {
         main.MENU,
         content.MENU,
         staff.MENU,
+        staff_sms.MENU,
         survey.MENU,
         household.MENU,
         messages.MENU,

@@ -15,7 +15,7 @@ from domain import surveys
 from domain.cadres import cadre_id_for, village_choices
 from domain.households import households_in, progress
 from domain.translation import N_
-from menus import pin_entry, survey
+from menus import pin_entry, staff_sms, survey
 from menus.context import Context
 from menus.menu import Input, Items, Menu, Option, Outcome, State, translated
 from models import Cadre, SurveyDraft
@@ -115,6 +115,10 @@ def _households(ctx: Context) -> Sequence[tuple[int, str]]:
     return households_in(ctx.db, village) if village in mine else []
 
 
+def _has_villages(ctx: Context) -> bool:
+    return bool(_villages(ctx))
+
+
 def _village_title(ctx: Context) -> str:
     names = dict(_villages(ctx))
     return names.get(ctx.data.get("village", 0), "")
@@ -148,6 +152,7 @@ MENU = Menu(
                 Option("2", survey.MSG_NEW, "survey:question", survey.start_new, when=survey.ready),
                 Option("3", _drafts_label, "drafts", when=_several_drafts),
                 Option("4", MSG_AGAIN, "again_village", when=survey.ready),
+                Option("5", staff_sms.MSG_SEND_SMS, "staff_sms:template", when=_has_villages),
             ),
             back="main:home",
         ),

@@ -79,6 +79,9 @@ class Campaign(Base):
     planned_through: Mapped[int] = mapped_column(Integer, default=0)  # subscriber id
     planned: Mapped[int] = mapped_column(Integer, default=0)  # recipients queued so far
     planning_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When its planner or a batch last got something done: a campaign with work
+    # due and no progress for CAMPAIGN_STALL_SECONDS lost its jobs (``tick``).
+    progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -52,12 +52,16 @@ class OutboundSms(Base):
     __tablename__ = "outbound_sms"
     __table_args__ = (
         UniqueConstraint("campaign_id", "msisdn"),
-        # Claims to reconcile: only rows being sent are in it, so it stays small.
+        # Rows still to send, by the group that gets one text: a batch claims from
+        # here, a campaign is done when it has none, claims to reconcile are
+        # found here. Only pending rows are in it, so it stays small.
         Index(
-            "ix_outbound_sms_claimed_at",
-            "claimed_at",
-            postgresql_where=text("status = 'sending'"),
-            sqlite_where=text("status = 'sending'"),
+            "ix_outbound_sms_pending",
+            "campaign_id",
+            "language",
+            "area_id",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
         ),
     )
 
@@ -67,6 +71,9 @@ class OutboundSms(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(8))
+    area_id: Mapped[int | None] = mapped_column(Integer)  # the recipient's village when planned
+    # A campaign's row is not sent before this (its share of a spread campaign).
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[SmsStatus] = mapped_column(str_enum(SmsStatus), default=SmsStatus.QUEUED)
     dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     gateway: Mapped[str | None] = mapped_column(String(32))

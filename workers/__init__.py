@@ -15,9 +15,10 @@ from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
 
 #: Queue names, highest priority first (a worker listens in this order).
-SMS = "sms"
+SMS = "sms"  # one message to one person: replies, inbound processing
 DEFAULT = "default"
-QUEUES = (SMS, DEFAULT)
+CAMPAIGNS = "campaigns"  # bulk: planners and batches wait behind everything else
+QUEUES = (SMS, DEFAULT, CAMPAIGNS)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -33,9 +33,10 @@ def send_sms(outbound_id: int) -> str:
         return row.status.value if row else "missing"
     row = db.get(OutboundSms, outbound_id)
     assert row is not None
+    body = row.body or ""  # campaign rows (body rendered at send time) never come here
     sender = sms_sender(current_app.config)
     try:
-        result = sender.send(row.msisdn, row.body)
+        result = sender.send(row.msisdn, body)
     except Exception:
         row.status = SmsStatus.QUEUED
         row.sent_at = None
@@ -46,6 +47,6 @@ def send_sms(outbound_id: int) -> str:
     row.gateway_message_id = result.message_id
     row.cost = result.cost
     row.failure_reason = result.failure_reason
-    row.parts = parts(row.body)
+    row.parts = parts(body)
     db.commit()
     return row.status.value

@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column("planned_through", sa.Integer(), nullable=False),
         sa.Column("planned", sa.Integer(), nullable=False),
         sa.Column("planning_done", sa.Boolean(), nullable=False),
+        sa.Column("progress_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -137,18 +138,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("campaign_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("subscriber_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("area_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("not_before", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("report_status", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("network_code", sa.String(length=8), nullable=True))
-        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column("body", existing_type=sa.TEXT(), nullable=True)
         batch_op.create_index(
-            "ix_outbound_sms_claimed_at",
-            ["claimed_at"],
+            "ix_outbound_sms_pending",
+            ["campaign_id", "language", "area_id"],
             unique=False,
-            postgresql_where=sa.text("status = 'sending'"),
-            sqlite_where=sa.text("status = 'sending'"),
+            postgresql_where=sa.text("status IN ('queued', 'sending')"),
+            sqlite_where=sa.text("status IN ('queued', 'sending')"),
         )
         batch_op.create_unique_constraint(
             batch_op.f("uq_outbound_sms_campaign_id"), ["campaign_id", "msisdn"]
@@ -185,9 +188,9 @@ def downgrade() -> None:
         )
         batch_op.drop_constraint(batch_op.f("uq_outbound_sms_campaign_id"), type_="unique")
         batch_op.drop_index(
-            "ix_outbound_sms_claimed_at",
-            postgresql_where=sa.text("status = 'sending'"),
-            sqlite_where=sa.text("status = 'sending'"),
+            "ix_outbound_sms_pending",
+            postgresql_where=sa.text("status IN ('queued', 'sending')"),
+            sqlite_where=sa.text("status IN ('queued', 'sending')"),
         )
         batch_op.alter_column("body", existing_type=sa.TEXT(), nullable=False)
         batch_op.drop_column("delivered_at")
@@ -195,6 +198,8 @@ def downgrade() -> None:
         batch_op.drop_column("attempts")
         batch_op.drop_column("network_code")
         batch_op.drop_column("report_status")
+        batch_op.drop_column("not_before")
+        batch_op.drop_column("area_id")
         batch_op.drop_column("language")
         batch_op.drop_column("subscriber_id")
         batch_op.drop_column("campaign_id")

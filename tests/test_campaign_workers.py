@@ -1,0 +1,192 @@
+"""A campaign sent by real RQ worker processes (``flask worker``) against
+PostgreSQL, Redis and the mock gateway, with workers killed by SIGKILL in the
+middle of their batches: nobody is lost and nobody gets the campaign twice.
+
+Needs the real services: deselected in the embedded run (see conftest).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, insert, select
+
+from app.db import db_session
+from app.gateways.mock_server import MockGateway, serve
+from domain import campaigns
+from domain.campaigns import Audience
+from models import Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
+from models.base import utcnow
+from tests.live_server import serve as serve_app
+from workers import campaigns as jobs
+
+pytestmark = pytest.mark.real_services
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPIENTS = 6000
+KILLS = 6
+
+
+@pytest.fixture
+def gateway(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway]:
+    """The mock gateway, slow enough (150 ms a request) that kills land mid-batch,
+    posting delivery reports to the app on a real socket."""
+    with serve_app(app) as app_url, serve(MockGateway(latency=0.15, dlr_delay=0.05)) as gw:
+        gw.dlr_url = f"{app_url}/sms/delivery"
+        settings = {
+            "AT_USERNAME": "sandbox",
+            "AT_API_KEY": "test-key",
+            "AT_SMS_BASE_URL": gw.base_url,
+            "SMS_RATE": 0,
+            "SMS_BATCH_SIZE": 50,
+            "CAMPAIGN_CLAIM_TIMEOUT": 3,
+            "CAMPAIGN_STALL_SECONDS": 3,
+        }
+        for key, value in settings.items():
+            monkeypatch.setitem(app.config, key, value)
+        yield gw
+
+
+def _worker(app: Flask) -> subprocess.Popen[bytes]:
+    """``flask worker`` in its own process group (its work horses die with it)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "NGAZI_INSTANCE_DIR": app.config["INSTANCE_DIR"],
+        **{
+            key: str(app.config[key])
+            for key in (
+                "AT_USERNAME",
+                "AT_API_KEY",
+                "AT_SMS_BASE_URL",
+                "SMS_RATE",
+                "SMS_BATCH_SIZE",
+                "CAMPAIGN_CLAIM_TIMEOUT",
+                "CAMPAIGN_STALL_SECONDS",
+            )
+        },
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def _unanswered_claims(app: Flask, campaign_id: int) -> int:
+    """Rows claimed (``sending``) with no answer recorded, just after a kill."""
+    with app.app_context():
+        return int(
+            db_session().scalar(
+                select(func.count()).where(
+                    OutboundSms.campaign_id == campaign_id,
+                    OutboundSms.status == SmsStatus.SENDING,
+                    OutboundSms.gateway_message_id.is_(None),
+                )
+            )
+            or 0
+        )
+
+
+def _subscribers(n: int) -> None:
+    db = db_session()
+    now = utcnow()
+    db.execute(
+        insert(Subscriber),
+        [
+            {"msisdn": f"+25479{i:07d}", "opted_out": False, "first_seen": now, "pin_failures": 0}
+            for i in range(n)
+        ],
+    )
+    db.commit()
+
+
+def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
+    app: Flask, gateway: MockGateway, capsys: Any
+) -> None:
+    with app.app_context():
+        db = db_session()
+        _subscribers(RECIPIENTS)
+        campaign = campaigns.create_campaign(
+            db,
+            name="kill test",
+            messages={"en": "Ngazi test"},
+            audience=Audience(),
+            quiet_hours=None,
+        )
+        db.commit()
+        campaigns.schedule(db, campaign, campaigns.preview(db, campaign, "KES 0.80"))
+        db.commit()
+        jobs.start(db, campaign)
+        campaign_id = campaign.id
+
+    workers = [_worker(app), _worker(app)]
+    kills = orphaned = 0
+    deadline = time.monotonic() + 120
+    status = CampaignStatus.SENDING
+    try:
+        next_kill = time.monotonic() + 2.5  # a worker takes ~1.5 s to start
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            if kills < KILLS and time.monotonic() >= next_kill:
+                victim = workers.pop(0)
+                _kill(victim)
+                kills += 1
+                orphaned += _unanswered_claims(app, campaign_id)
+                workers.append(_worker(app))
+                next_kill = time.monotonic() + 1.0
+            with app.app_context():
+                jobs.tick()
+                db = db_session()
+                status = db.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+            if status is CampaignStatus.DONE and kills == KILLS:
+                break
+    finally:
+        for proc in workers:
+            _kill(proc)
+    gateway.flush_reports(timeout=10)
+
+    with app.app_context():
+        db = db_session()
+        rows = db.execute(
+            select(OutboundSms.status, func.count())
+            .where(OutboundSms.campaign_id == campaign_id)
+            .group_by(OutboundSms.status)
+        ).all()
+        attempts = db.scalar(
+            select(func.sum(OutboundSms.attempts)).where(OutboundSms.campaign_id == campaign_id)
+        )
+    with capsys.disabled():
+        print(
+            f"\nkill test: {kills} workers killed, {RECIPIENTS} recipients, "
+            f"{orphaned} claims left unanswered by them, {gateway.accepted_count} accepted "
+            f"sends, {gateway.duplicates} repeated, {attempts} claims in all"
+        )
+    assert orphaned > 0, "no kill landed in the middle of a batch: the test proved nothing"
+    assert status is CampaignStatus.DONE
+    counts = dict(rows)
+    assert sum(counts.values()) == RECIPIENTS
+    assert set(counts) <= {SmsStatus.SENT, SmsStatus.DELIVERED}
+    assert gateway.accepted_count == RECIPIENTS
+    assert gateway.duplicates == 0

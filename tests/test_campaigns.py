@@ -1,0 +1,598 @@
+"""Campaigns: audiences, preview, the planner and batch jobs against the mock
+gateway, quiet hours, pause/resume/cancel, reconciliation, and the cadre's
+USSD flow. Jobs are called directly (both databases); the real-worker runs are
+in ``test_campaign_workers.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from freezegun import freeze_time
+from rq import SimpleWorker
+from sqlalchemy import select, update
+
+from app.db import db_session
+from app.gateways import GatewayUnavailable
+from app.gateways.mock_server import MockGateway, serve
+from domain import campaigns
+from domain.campaigns import Audience, CampaignError
+from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area, set_topic
+from models import Area, Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
+from tests.factories import DEMO_CADRE, DEMO_PIN, create_completed_household, household, member
+from workers import QUEUES, set_worker_app
+from workers import campaigns as jobs
+
+PRICE = "KES 0.80"
+Batch = tuple[int, str, int | None]  # a batch job's arguments: campaign, language, village
+
+
+@pytest.fixture
+def gateway(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway]:
+    """The mock Africa's Talking gateway, with the app pointed at it."""
+    with serve(MockGateway()) as gw:
+        monkeypatch.setitem(app.config, "AT_USERNAME", "sandbox")
+        monkeypatch.setitem(app.config, "AT_API_KEY", "test-key")
+        monkeypatch.setitem(app.config, "AT_SMS_BASE_URL", gw.base_url)
+        monkeypatch.setitem(app.config, "SMS_RATE", 0)
+        monkeypatch.setitem(app.config, "AT_SMS_TIMEOUT", 5)
+        yield gw
+
+
+@pytest.fixture
+def batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:
+    """Batch jobs the planner enqueues, recorded instead of run: the test runs them."""
+    recorded: list[Batch] = []
+    monkeypatch.setattr(
+        jobs, "_enqueue_batch", lambda c, language, area, at: recorded.append((c, language, area))
+    )
+    return recorded
+
+
+def _run_jobs(app: Flask) -> None:
+    """Work the queues to empty when jobs are real (REDIS_URL set); inline, they already ran."""
+    if app.config["REDIS_URL"]:
+        set_worker_app(app)
+        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
+
+
+def _area(name: str) -> int:
+    found = db_session().scalar(select(Area.id).where(Area.name == name))
+    assert found is not None
+    return found
+
+
+def _people(n: int, village: str, *, language: str | None = None, start: int = 0) -> list[str]:
+    """``n`` subscribers living in ``village``; returns their numbers."""
+    db = db_session()
+    area = _area(village)
+    numbers = []
+    for i in range(start, start + n):
+        msisdn = f"+2547002{area:02d}{i:03d}"
+        sid, _ = get_or_create_subscriber(db, msisdn)
+        set_home_area(db, msisdn, area)
+        if language:
+            db.execute(update(Subscriber).where(Subscriber.id == sid).values(language=language))
+        numbers.append(msisdn)
+    db.commit()
+    return numbers
+
+
+def _campaign(**kwargs: Any) -> Campaign:
+    args: dict[str, Any] = {
+        "name": "Test",
+        "messages": {"en": "Meeting in {village} on {day}.", "sw": "Mkutano {village} {day}."},
+        "audience": Audience(),
+        "variables": {"day": "2026-12-05"},
+        "quiet_hours": None,
+    }
+    args.update(kwargs)
+    campaign = campaigns.create_campaign(db_session(), **args)
+    db_session().commit()
+    return campaign
+
+
+def _send(campaign: Campaign) -> None:
+    db = db_session()
+    campaigns.schedule(db, campaign, campaigns.preview(db, campaign, PRICE))
+    db.commit()
+
+
+def _rows(campaign_id: int) -> list[OutboundSms]:
+    db = db_session()
+    db.expire_all()
+    return list(
+        db.scalars(
+            select(OutboundSms)
+            .where(OutboundSms.campaign_id == campaign_id)
+            .order_by(OutboundSms.id)
+        )
+    )
+
+
+# -- audiences ---------------------------------------------------------------------------
+
+
+def test_audience_combines_area_language_topic_and_household_rule(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        ahero = _people(3, "Ahero")
+        kombewa_sw = _people(2, "Kombewa", language="sw")
+        _people(2, "Shinyalu")
+        opted = _people(1, "Ahero", start=50)[0]
+        opt_out(db, opted, "sms")
+        sid, _ = get_or_create_subscriber(db, ahero[0])
+        set_topic(db, sid, "health", True)
+        db.commit()
+
+        def numbers(audience: Audience) -> set[str]:
+            c = campaigns.create_campaign(
+                db, name="a", messages={"en": "x"}, audience=audience, save=False
+            )
+            return {row.msisdn for row in db.execute(campaigns.recipients(db, c))}
+
+        kisumu = _area("Kisumu")
+        assert numbers(Audience(areas=(kisumu,))) == set(ahero + kombewa_sw)
+        assert numbers(Audience(areas=(_area("Nyanza"),))) == set(ahero + kombewa_sw)
+        assert numbers(Audience(areas=(kisumu,), languages=("sw",))) == set(kombewa_sw)
+        assert numbers(Audience(languages=("en",), areas=(kisumu,))) == set(ahero)
+        assert numbers(Audience(topics=("health",))) == {ahero[0]}
+
+        # A household head surveyed without safe water, and one with it.
+        create_completed_household(
+            db, head_phone=ahero[1], water_treated="no", water_source="surface", water_minutes=45
+        )
+        create_completed_household(db, head_phone=ahero[2])
+        rule = {"field": "water_ok", "is": False}
+        assert numbers(Audience(areas=(kisumu,), rule=rule)) == {ahero[1]}
+        poor = {"all": [{"field": "mpi_poor", "is": True}]}
+        assert numbers(Audience(rule=poor)) == set()
+
+
+def test_a_surveyed_head_becomes_a_subscriber_of_their_village(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        done = create_completed_household(db, head_phone="+254711000222")
+        sub = db.scalars(select(Subscriber).where(Subscriber.msisdn == "+254711000222")).one()
+        area = db.scalar(select(Area.name).where(Area.id == sub.area_id))
+        assert area == "Ahero" and done.household_id > 0
+        assert sub.language is None and sub.opted_out is False
+
+
+def test_create_refuses_what_cannot_be_sent(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        base: dict[str, Any] = {"name": "x", "messages": {"en": "hi"}, "audience": Audience()}
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"messages": {"sw": "habari"}}, "no text in the default language"),
+            ({"messages": {"en": "hi {name}"}}, "name"),
+            ({"messages": {"en": "  "}}, "empty"),
+            ({"messages": {"en": "hi", "xx": "?"}}, "unsupported language"),
+            ({"name": ""}, "name of 1-120"),
+            ({"spread_hours": 100}, "spread"),
+            ({"quiet_hours": "8pm-7am"}, "quiet hours"),
+            ({"quiet_hours": "20:00-20:00"}, "same time"),
+            ({"audience": Audience(areas=(99999,))}, "no area with id 99999"),
+            ({"audience": Audience(topics=("football",))}, "unknown topic"),
+            ({"audience": Audience(rule={"field": "nope", "is": True})}, "unknown field"),
+        ]
+        for change, message in cases:
+            with pytest.raises(CampaignError, match=message):
+                campaigns.create_campaign(db, **{**base, **change})
+        db.rollback()
+
+
+def test_an_audience_across_time_zones_is_refused(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        shinyalu = _area("Shinyalu")
+        db.execute(update(Area).where(Area.id == shinyalu).values(timezone="Africa/Kampala"))
+        try:
+            with pytest.raises(CampaignError, match="several time zones"):
+                campaigns.create_campaign(db, name="x", messages={"en": "hi"}, audience=Audience())
+            one = campaigns.create_campaign(
+                db, name="x", messages={"en": "hi"}, audience=Audience(areas=(shinyalu,))
+            )
+            assert one.timezone == "Africa/Kampala"
+        finally:
+            db.rollback()
+
+
+def test_local_send_time_is_read_in_the_areas_time_zone(app: Flask) -> None:
+    with app.app_context():
+        c = _campaign(send_at_local=datetime(2026, 12, 1, 9, 0))
+        assert c.timezone == "Africa/Nairobi"
+        assert c.send_at == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # EAT is UTC+3
+
+
+# -- preview -------------------------------------------------------------------------------
+
+
+def test_preview_counts_recipients_parts_and_cost_per_language(app: Flask) -> None:
+    with app.app_context():
+        _people(3, "Ahero")
+        _people(2, "Kombewa", language="sw")
+        _people(1, "Kombewa", language="zh", start=10)
+        long_en = "Ngazi: " + "a" * 150 + " {village}"  # 2 parts in Ahero
+        c = _campaign(messages={"en": long_en, "sw": "Habari {village}"}, variables={})
+        p = campaigns.preview(db_session(), c, PRICE)
+        by = {lp.language: lp for lp in p.languages}
+        assert [lp.language for lp in p.languages] == ["en", "sw", "zh"]
+        assert (by["en"].recipients, by["en"].parts, by["en"].sms) == (3, 2, 6)
+        assert (by["sw"].recipients, by["sw"].parts, by["sw"].sample) == (2, 1, "Habari Kombewa")
+        assert by["zh"].template_language == "en" and by["zh"].sms == 2
+        assert (p.recipients, p.sms, p.cost, p.currency) == (6, 10, Decimal("8.00"), "KES")
+
+
+def test_preview_warns_when_one_character_multiplies_the_parts(app: Flask) -> None:
+    with app.app_context():
+        _people(2, "Ahero")
+        text = "Ngazi: the chief’s office opens at 9. " + "Bring your ID card. " * 3
+        c = _campaign(messages={"en": text}, variables={})
+        (lp,) = campaigns.preview(db_session(), c, PRICE).languages
+        assert (lp.encoding, lp.parts) == ("UCS-2", 2)
+        assert lp.warning is not None and "U+2019" in lp.warning
+        assert lp.lookalike == text.replace("’", "'")
+
+
+# -- quiet hours ---------------------------------------------------------------------------
+
+
+def test_quiet_hours_span_midnight_in_local_time(app: Flask) -> None:
+    with app.app_context():
+        c = _campaign(quiet_hours="20:00-07:00")
+        at = datetime(2026, 12, 1, 17, 30, tzinfo=UTC)  # 20:30 in Nairobi
+        assert campaigns.quiet_until(c, at) == datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+        at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # 05:00 in Nairobi
+        assert campaigns.quiet_until(c, at) == datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+        assert campaigns.quiet_until(c, datetime(2026, 12, 2, 4, 0, tzinfo=UTC)) is None
+        assert campaigns.quiet_until(c, datetime(2026, 12, 2, 16, 59, tzinfo=UTC)) is None
+        day = _campaign(quiet_hours="12:00-14:00")
+        assert campaigns.quiet_until(day, datetime(2026, 12, 2, 9, 30, tzinfo=UTC)) == datetime(
+            2026, 12, 2, 11, 0, tzinfo=UTC
+        )
+
+
+def test_a_batch_in_quiet_hours_waits_for_their_end(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    deferred: list[datetime | None] = []
+    with app.app_context(), freeze_time("2026-12-01 18:00:00"):  # 21:00 in Nairobi
+        _people(2, "Ahero")
+        c = _campaign(quiet_hours="20:00-07:00")
+        _send(c)
+        jobs.plan_campaign(c.id)
+        monkeypatch.setattr(jobs, "_enqueue_batch", lambda c, lang, a, at: deferred.append(at))
+        result = jobs.send_batch(*batches[0])
+        assert result == {"deferred": 1}
+        assert deferred == [datetime(2026, 12, 2, 4, 0, tzinfo=UTC)]
+        assert {r.status for r in _rows(c.id)} == {SmsStatus.QUEUED}
+        assert gateway.request_count == 0
+
+
+# -- planning and sending ---------------------------------------------------------------
+
+
+def test_campaign_reaches_everyone_once_in_their_language(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "SMS_BATCH_SIZE", 3)
+    with app.app_context():
+        en = _people(4, "Ahero")
+        sw = _people(3, "Kombewa", language="sw")
+        zh = _people(1, "Kombewa", language="zh", start=10)
+        c = _campaign(
+            messages={
+                "en": "Meeting in {village} on {day}.",
+                "sw": "Mkutano {village} {day}.",
+                "zh": "{village}会议：{day}",
+            }
+        )
+        _send(c)
+        assert jobs.plan_campaign(c.id) == 8
+        assert jobs.plan_campaign(c.id) == 0  # planned: a second run adds nobody
+        ahero, kombewa = _area("Ahero"), _area("Kombewa")
+        # A batch per 3 recipients who get the same text (language, village).
+        assert sorted(batches, key=str) == sorted(
+            [
+                (c.id, "en", ahero),
+                (c.id, "en", ahero),
+                (c.id, "sw", kombewa),
+                (c.id, "zh", kombewa),
+            ],
+            key=str,
+        )
+        for batch in batches:
+            jobs.send_batch(*batch)
+        for batch in batches:  # a repeated job finds nothing left to claim
+            assert jobs.send_batch(*batch) == {}
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert set(rows) == set(en + sw + zh)
+        assert {r.status for r in rows.values()} == {SmsStatus.SENT}
+        assert rows[en[0]].body == "Meeting in Ahero on Dec 5, 2026."
+        assert rows[sw[0]].body == "Mkutano Kombewa 5 Des 2026."
+        assert rows[zh[0]].body == "Kombewa会议：2026年12月5日"
+        assert all(r.gateway_message_id and r.cost == "KES 0.8000" for r in rows.values())
+        assert all(r.attempts == 1 and r.parts == 1 for r in rows.values())
+        assert gateway.accepted_count == 8 and gateway.duplicates == 0
+        db_session().refresh(c)
+        assert c.status is CampaignStatus.DONE and c.planned == 8
+
+
+def test_a_number_that_opts_out_after_planning_is_skipped(
+    app: Flask, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        numbers = _people(3, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        opt_out(db_session(), numbers[1], "sms")
+        db_session().commit()
+        assert jobs.send_batch(*batches[0]) == {"skipped": 1, "sent": 2}
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[numbers[1]].status is SmsStatus.SKIPPED
+        assert rows[numbers[1]].failure_reason == "opted out"
+        assert gateway.accepted_count == 2
+
+
+def test_gateway_codes_blacklist_and_insufficient_balance(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "OPERATOR_MSISDN", "+254700000999")
+    with app.app_context():
+        db = db_session()
+        numbers = _people(4, "Ahero")
+        gateway.codes = {numbers[0]: 406, numbers[1]: 405, numbers[2]: 403}
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        counts = jobs.send_batch(*batches[0])
+        assert counts == {"rejected": 2, "sent": 1, "retry": 1}
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[numbers[0]].status is SmsStatus.REJECTED
+        assert rows[numbers[0]].failure_reason == "UserInBlacklist"
+        assert rows[numbers[1]].status is SmsStatus.QUEUED  # waits for the top-up
+        assert rows[numbers[2]].status is SmsStatus.REJECTED
+        assert rows[numbers[3]].status is SmsStatus.SENT
+        blacklisted = db.scalars(select(Subscriber).where(Subscriber.msisdn == numbers[0])).one()
+        assert (blacklisted.opted_out, blacklisted.opt_out_source) == (True, "blacklist")
+        db.refresh(c)
+        assert c.status is CampaignStatus.PAUSED
+        assert c.status_reason is not None and "insufficient balance" in c.status_reason
+        alert = db.scalars(select(OutboundSms).where(OutboundSms.msisdn == "+254700000999")).one()
+        assert alert.body is not None and f"campaign {c.id} paused" in alert.body
+
+        # Topped up: resume sends the rest, and only the rest.
+        gateway.codes = {}
+        assert campaigns.resume(db, c)
+        db.commit()
+        batches.clear()
+        jobs.resume_work(db, c)
+        assert len(batches) == 1
+        jobs.send_batch(*batches[0])
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[numbers[1]].status is SmsStatus.SENT and rows[numbers[1]].attempts == 2
+        assert gateway.accepted(numbers[1]) == 1 and gateway.accepted(numbers[3]) == 1
+        assert gateway.accepted(numbers[0]) == 0 and gateway.duplicates == 0
+        db.refresh(c)
+        assert c.status is CampaignStatus.DONE
+
+
+def test_gateway_failure_releases_the_claims_for_a_retry(
+    app: Flask, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        _people(3, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        gateway.http_status = 500
+        with pytest.raises(GatewayUnavailable):
+            jobs.send_batch(*batches[0])
+        assert {(r.status, r.attempts) for r in _rows(c.id)} == {(SmsStatus.QUEUED, 1)}
+        gateway.http_status = 201
+        jobs.send_batch(*batches[0])
+        assert {(r.status, r.attempts) for r in _rows(c.id)} == {(SmsStatus.SENT, 2)}
+
+
+def test_per_recipient_gateway_errors_retry_only_those(
+    app: Flask, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        numbers = _people(3, "Ahero")
+        gateway.codes = {numbers[2]: 500}
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        with pytest.raises(jobs.RetryLater, match="1 recipients"):
+            jobs.send_batch(*batches[0])
+        gateway.codes = {}
+        assert jobs.send_batch(*batches[0]) == {"sent": 1}
+        assert gateway.accepted_count == 3 and gateway.duplicates == 0
+
+
+def test_cancel_skips_what_is_not_sent(
+    app: Flask, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        db = db_session()
+        _people(3, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        assert campaigns.cancel(db, c) == 3
+        db.commit()
+        assert jobs.send_batch(*batches[0]) == {}
+        assert {r.status for r in _rows(c.id)} == {SmsStatus.SKIPPED}
+        assert gateway.request_count == 0
+        with pytest.raises(CampaignError, match="cancelled"):
+            campaigns.cancel(db, c)
+
+
+def test_pause_stops_planning_and_sending(
+    app: Flask, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        db = db_session()
+        _people(2, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        assert campaigns.pause(db, c, "operator")
+        db.commit()
+        assert jobs.send_batch(*batches[0]) == {}
+        assert not campaigns.pause(db, c, "again")
+        assert gateway.request_count == 0
+
+
+def test_the_tick_puts_back_claims_that_never_got_an_answer(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "CAMPAIGN_CLAIM_TIMEOUT", 60)
+    monkeypatch.setitem(app.config, "CAMPAIGN_STALL_SECONDS", 60)
+    with app.app_context():
+        db = db_session()
+        numbers = _people(3, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        # A worker claimed the batch and died before the gateway answered.
+        claimed_at = datetime.now(UTC) - timedelta(minutes=5)
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id)
+            .values(status=SmsStatus.SENDING, claimed_at=claimed_at, attempts=1)
+        )
+        db.execute(update(Campaign).where(Campaign.id == c.id).values(progress_at=claimed_at))
+        # ... and the gateway had taken one of them: its report resolves that claim.
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == numbers[0])
+            .values(status=SmsStatus.DELIVERED, gateway_message_id="ATXid_reported")
+        )
+        db.commit()
+        batches.clear()
+        done = jobs.tick()
+        assert done["reconciled"] == 2 and done["requeued"] == 2
+        for batch in batches:
+            jobs.send_batch(*batch)
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[numbers[0]].status is SmsStatus.DELIVERED and rows[numbers[0]].attempts == 1
+        assert {rows[n].status for n in numbers[1:]} == {SmsStatus.SENT}
+        assert gateway.accepted_count == 2
+        db.refresh(c)
+        assert c.status is CampaignStatus.DONE
+
+
+def test_the_tick_starts_due_campaigns_and_restarts_a_dead_planner(
+    app: Flask, gateway: MockGateway, monkeypatch: Any
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(jobs, "start", lambda db, c, now=None: started.append(c.id))
+    planned: list[int] = []
+    monkeypatch.setattr(jobs, "_enqueue_plan", lambda campaign_id: planned.append(campaign_id))
+    with app.app_context():
+        db = db_session()
+        _people(1, "Ahero")
+        later = _campaign(send_at_local=datetime(2030, 1, 1, 9, 0))
+        due = _campaign()
+        _send(later)
+        _send(due)
+        # A planner that died half-way: sending, not done planning.
+        halfway = _campaign()
+        _send(halfway)
+        halfway.status = CampaignStatus.SENDING
+        halfway.progress_at = datetime.now(UTC) - timedelta(minutes=10)
+        db.commit()
+        done = jobs.tick()
+        assert started == [due.id]
+        assert planned == [halfway.id] and done["replanned"] == 1
+
+
+def test_throttle_holds_to_the_rate(app: Flask, monkeypatch: Any) -> None:
+    monkeypatch.setitem(app.config, "SMS_RATE", 20)
+    with app.app_context():
+        assert jobs.throttle(20) == 0.0
+        assert jobs.throttle(20) > 0.0  # the window is full: waited for the next one
+        monkeypatch.setitem(app.config, "SMS_RATE", 0)
+        assert jobs.throttle(10_000) == 0.0
+
+
+def test_spread_campaign_schedules_its_batches_over_the_hours(
+    app: Flask, gateway: MockGateway, monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "SMS_BATCH_SIZE", 2)
+    scheduled: list[datetime | None] = []
+    monkeypatch.setattr(jobs, "_enqueue_batch", lambda c, lang, a, at: scheduled.append(at))
+    with app.app_context(), freeze_time("2026-12-01 06:00:00"):
+        _people(6, "Ahero")
+        c = _campaign(spread_hours=3)
+        _send(c)
+        jobs.plan_campaign(c.id)
+        start = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+        assert scheduled == [start, start + timedelta(hours=1), start + timedelta(hours=2)]
+        rows = _rows(c.id)
+        assert [r.not_before for r in rows] == [s for s in scheduled for _ in range(2)]
+
+
+# -- the cadre's USSD flow ---------------------------------------------------------------
+
+
+def test_cadre_sends_an_approved_message_to_a_village(
+    app: Flask, dial: Any, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        db = db_session()
+        for i in range(3):  # households in Ahero, two without safe water
+            unsafe = {"water_source": "surface", "water_minutes": 45} if i < 2 else {}
+            create_completed_household(db, head_phone=f"+25471100030{i}", key=f"k{i}", **unsafe)
+    hops = ["1", "8", DEMO_PIN, "5"]  # English, Staff, PIN, Send SMS
+    screen = ""
+    for n in range(len(hops) + 1):
+        screen = dial("cadre-sms", "*".join(hops[:n]), msisdn=DEMO_CADRE).get_data(as_text=True)
+    assert screen.startswith("CON Which message?")
+    assert "1 Cash transfer" in screen and "2 Safe water advice" in screen
+    screen = dial("cadre-sms", "1*8*2468*5*2", msisdn=DEMO_CADRE).get_data(as_text=True)
+    assert "To which village?" in screen and "1 Ahero" in screen and "2 Kombewa" in screen
+    screen = dial("cadre-sms", "1*8*2468*5*2*1", msisdn=DEMO_CADRE).get_data(as_text=True)
+    assert "2 households in Ahero, 1 SMS each, about KES 1.60." in screen
+    assert "1 Send" in screen
+    for _ in range(2):  # the gateway repeats the callback: one campaign
+        screen = dial("cadre-sms", "1*8*2468*5*2*1*1", msisdn=DEMO_CADRE).get_data(as_text=True)
+        assert screen.startswith("END") and "Sending to 2 households" in screen
+    _run_jobs(app)
+    with app.app_context():
+        db = db_session()
+        (c,) = db.scalars(select(Campaign)).all()
+        assert (c.created_via, c.status, c.cadre_id is not None) == (
+            "ussd",
+            CampaignStatus.SENDING,
+            True,
+        )
+        assert c.audience["rule"] == {"field": "water_ok", "is": False}
+        for batch in batches:
+            jobs.send_batch(*batch)
+        rows = _rows(c.id)
+        assert sorted(r.msisdn for r in rows) == ["+254711000300", "+254711000301"]
+        assert rows[0].body is not None and "Ahero" in rows[0].body
+
+
+def test_cadre_sees_when_nobody_in_the_village_fits(app: Flask, dial: Any) -> None:
+    with app.app_context():
+        create_completed_household(db_session(), head_phone="+254711000400")  # safe water
+    inputs = ["1", "8", DEMO_PIN, "5", "2", "1"]
+    for n in range(len(inputs) + 1):
+        screen = dial("cadre-none", "*".join(inputs[:n]), msisdn=DEMO_CADRE).get_data(as_text=True)
+    assert "No household in Ahero fits this message." in screen
+    assert "1 Send" not in screen
+    screen = dial("cadre-none", "1*8*2468*5*2*1*1", msisdn=DEMO_CADRE).get_data(as_text=True)
+    assert "No household in Ahero fits this message." in screen  # 1 is not an option here
+
+
+def test_unused_factories_stay_importable() -> None:
+    assert household(member(30))["members"] == 1

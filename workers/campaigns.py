@@ -1,0 +1,653 @@
+"""Campaign fan-out on RQ: a planner, batch jobs, and a tick that keeps them honest.
+
+- ``plan_campaign`` walks the audience by subscriber id in chunks of
+  ``SMS_BATCH_SIZE`` (keyset pagination: never all recipients in memory). Each
+  chunk is one ``INSERT … SELECT`` of ``queued`` rows (``(campaign, msisdn)`` is
+  unique, so a re-run adds nobody twice) and one ``send_batch`` job for the
+  chunk's row ids, at its share of the spread.
+- ``send_batch`` claims its queued rows (``queued`` → ``sending``, one UPDATE)
+  before calling the gateway, skips numbers opted out by now, renders each
+  recipient's text in their language, sends one bulk request per distinct text
+  (throttled to ``SMS_RATE`` per second across workers) and records each
+  recipient's answer. Gateway errors release the claims and raise, so RQ retries
+  with backoff; insufficient balance pauses the campaign and tells the operator.
+- A worker killed between claiming and recording leaves rows ``sending`` with no
+  message id. A delivery report for that number resolves the claim
+  (``domain.delivery``); ``tick`` puts claims older than
+  ``CAMPAIGN_CLAIM_TIMEOUT`` back in the queue (the only case that can send
+  twice: the gateway took the message and never reported on it).
+- ``tick`` (every minute, and ``flask campaign tick``) starts due campaigns,
+  reconciles stale claims, and when a sending campaign has made no progress for
+  ``CAMPAIGN_STALL_SECONDS`` (its jobs were lost: Redis flushed, workers killed)
+  restarts its planner or re-enqueues its due rows; it marks finished campaigns
+  done. Duplicate jobs are harmless: a row is claimed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from rq import Retry
+from sqlalchemy import case, exists, func, literal, select, text, update
+from sqlalchemy.orm import Session
+
+from app.db import db_session
+from app.gateways import INSUFFICIENT_BALANCE, BulkRecipient, GatewayUnavailable, sms_sender
+from domain import campaigns
+from domain.sms import queue_sms
+from domain.sms_encoding import parts as sms_parts
+from domain.subscribers import opt_out
+from models import Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
+from models.base import utcnow
+from workers import CAMPAIGNS, DEFAULT, SMS, job, queue
+
+log = logging.getLogger(__name__)
+
+#: Backoff for a batch the gateway could not take (seconds between attempts).
+RETRY_INTERVALS = [10, 30, 60, 120, 300]
+#: How often the tick runs while a worker with the scheduler is up (seconds).
+TICK_SECONDS = 60
+TICK_LOCK = "ngazi:campaigns:tick"
+GATEWAY_NAME_KEY = "gateway"
+
+
+#: Rows still to send, spelt as the partial index ``ix_outbound_sms_pending`` is,
+#: so PostgreSQL can use it (a bound parameter would not match its predicate).
+PENDING = text("outbound_sms.status IN ('queued', 'sending')")
+
+
+class RetryLater(RuntimeError):
+    """Some recipients of a batch must be tried again later (raised so RQ retries)."""
+
+
+# -- starting ---------------------------------------------------------------------------
+
+
+def start(db: Session, campaign: Campaign, now: datetime | None = None) -> None:
+    """Enqueue the planner of a ``scheduled`` campaign: now, or at ``send_at``.
+
+    In the embedded default (no Redis) a campaign due now is planned and sent
+    inline; one due later waits for ``flask campaign tick``.
+    """
+    now = now or utcnow()
+    due = campaign.send_at is None or campaign.send_at <= now
+    if due:
+        _enqueue_plan(campaign.id)
+    elif current_app.config["REDIS_URL"] and campaign.send_at is not None:
+        queue(CAMPAIGNS).enqueue_at(
+            campaign.send_at, plan_campaign, campaign.id, job_timeout=3600, result_ttl=600
+        )
+
+
+def _enqueue_plan(campaign_id: int) -> None:
+    queue(CAMPAIGNS).enqueue(plan_campaign, campaign_id, job_timeout=3600, result_ttl=600)
+
+
+def resume_work(db: Session, campaign: Campaign) -> None:
+    """After ``domain.campaigns.resume``: plan the rest, send what is queued."""
+    if campaign.status is CampaignStatus.SCHEDULED:
+        start(db, campaign)
+        return
+    if not campaign.planning_done:
+        _enqueue_plan(campaign.id)
+    requeue_lost(db, campaign, utcnow())
+
+
+def _enqueue_batch(
+    campaign_id: int, language: str, area_id: int | None, at: datetime | None
+) -> None:
+    q = queue(CAMPAIGNS)
+    kwargs: dict[str, Any] = {
+        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        "job_timeout": 600,
+        "result_ttl": 60,
+    }
+    if at is not None and at > utcnow() and current_app.config["REDIS_URL"]:
+        q.enqueue_at(at, send_batch, campaign_id, language, area_id, **kwargs)
+    else:
+        q.enqueue(send_batch, campaign_id, language, area_id, **kwargs)
+
+
+# -- planning ---------------------------------------------------------------------------
+
+
+@job
+def plan_campaign(campaign_id: int) -> int:
+    """Queue one row per recipient and a batch job per ``SMS_BATCH_SIZE`` rows of
+    each group of recipients who get the same text (language and village), so a
+    batch is one bulk request; resumable (it starts after ``planned_through``).
+    Returns how many rows it added."""
+    db = db_session()
+    campaign = db.get(Campaign, campaign_id)
+    if campaign is None or campaign.status not in (
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.SENDING,
+    ):
+        return 0
+    if campaign.planning_done:
+        return 0
+    if campaign.status is CampaignStatus.SCHEDULED:
+        campaign.status = CampaignStatus.SENDING
+        campaign.started_at = campaign.started_at or utcnow()
+    campaign.progress_at = utcnow()
+    db.commit()
+    size = current_app.config["SMS_BATCH_SIZE"]
+    audience = campaigns.recipients(db, campaign).subquery()
+    start_at = campaign.started_at or utcnow()
+    total = campaign.estimate.get("recipients", 0) if campaign.estimate else 0
+    spread = timedelta(hours=campaign.spread_hours)
+    added = 0
+    waiting: dict[tuple[str, int | None], int] = defaultdict(int)  # rows with no job yet
+    while True:
+        cursor = campaign.planned_through
+        window = (
+            select(audience.c.id.label("id"))
+            .where(audience.c.id > cursor)
+            .order_by(audience.c.id)
+            .limit(size)
+            .subquery()
+        )
+        bound = db.scalar(select(func.max(window.c.id)))
+        if bound is None:
+            break
+        not_before = None
+        if spread and total:
+            not_before = start_at + spread * min(1.0, campaign.planned / total)
+        chunk = (
+            select(
+                literal(campaign.id),
+                audience.c.id,
+                audience.c.msisdn,
+                audience.c.language,
+                audience.c.area_id,
+                literal(SmsStatus.QUEUED.value),
+                literal(0),
+                literal(utcnow(), OutboundSms.created_at.type),
+                literal(not_before, OutboundSms.not_before.type),
+            )
+            .where(audience.c.id > cursor, audience.c.id <= bound)
+            .order_by(audience.c.id)
+        )
+        stmt = (
+            _insert(db)
+            .from_select(
+                [
+                    "campaign_id",
+                    "subscriber_id",
+                    "msisdn",
+                    "language",
+                    "area_id",
+                    "status",
+                    "attempts",
+                    "created_at",
+                    "not_before",
+                ],
+                chunk,
+            )
+            .on_conflict_do_nothing()
+            .returning(OutboundSms.language, OutboundSms.area_id)
+        )
+        rows = db.execute(stmt).all()
+        campaign.planned_through = bound
+        campaign.planned += len(rows)
+        campaign.progress_at = utcnow()
+        db.commit()
+        added += len(rows)
+        for row in rows:
+            waiting[(row.language, row.area_id)] += 1
+        # A job per full batch of a group; with a spread, every group's rows of
+        # this chunk now, at the chunk's time.
+        for (language, area_id), n in list(waiting.items()):
+            jobs_now = -(-n // size) if not_before is not None else n // size
+            for _ in range(jobs_now):
+                _enqueue_batch(campaign.id, language, area_id, not_before)
+            waiting[(language, area_id)] = max(0, n - jobs_now * size)
+        db.refresh(campaign)
+        if campaign.status is not CampaignStatus.SENDING:  # paused or cancelled meanwhile
+            return added
+    for (language, area_id), n in waiting.items():
+        if n:
+            _enqueue_batch(campaign.id, language, area_id, None)
+    campaign.planning_done = True
+    db.commit()
+    _finish_if_done(db, campaign)
+    return added
+
+
+def _insert(db: Session) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(OutboundSms)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(OutboundSms)
+
+
+# -- sending ----------------------------------------------------------------------------
+
+
+@job
+def send_batch(campaign_id: int, language: str, area_id: int | None) -> dict[str, int]:
+    """Send up to ``SMS_BATCH_SIZE`` of the campaign's queued rows that are due for
+    recipients of ``language`` in village ``area_id`` (one text: one request).
+
+    Returns counts by outcome (``sent``, ``rejected``, ``skipped``, ``retry``).
+    Raises ``GatewayUnavailable`` or ``RetryLater`` (claims released) so RQ tries
+    again with backoff; rows still queued after the last retry are found by the
+    tick.
+    """
+    db = db_session()
+    config = current_app.config
+    campaign = db.get(Campaign, campaign_id)
+    counts: dict[str, int] = defaultdict(int)
+    if campaign is None:
+        return counts
+    if campaign.status is not CampaignStatus.SENDING:
+        return counts  # paused (resume re-enqueues), cancelled or done
+    now = utcnow()
+    quiet_end = campaigns.quiet_until(campaign, now)
+    if quiet_end is not None:
+        _enqueue_batch(campaign_id, language, area_id, quiet_end)
+        counts["deferred"] = 1
+        return counts
+    area = OutboundSms.area_id.is_(None) if area_id is None else OutboundSms.area_id == area_id
+    pick = (
+        select(OutboundSms.id)
+        .where(
+            OutboundSms.campaign_id == campaign_id,
+            PENDING,
+            OutboundSms.language == language,
+            area,
+            OutboundSms.status == SmsStatus.QUEUED,
+            (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
+        )
+        .order_by(OutboundSms.id)
+        .limit(config["SMS_BATCH_SIZE"])
+        .with_for_update(skip_locked=True)
+    )
+    claimed = db.execute(
+        update(OutboundSms)
+        .where(OutboundSms.id.in_(pick.scalar_subquery()))
+        .values(status=SmsStatus.SENDING, claimed_at=now, attempts=OutboundSms.attempts + 1)
+        .returning(
+            OutboundSms.id,
+            OutboundSms.msisdn,
+            OutboundSms.language,
+            OutboundSms.area_id,
+            OutboundSms.subscriber_id,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.commit()
+    if claimed:  # opted out since planning: never sent
+        opted = set(
+            db.scalars(
+                select(Subscriber.id).where(
+                    Subscriber.id.in_([r.subscriber_id for r in claimed]),
+                    Subscriber.opted_out.is_(True),
+                )
+            )
+        )
+        if opted:
+            db.execute(
+                update(OutboundSms)
+                .where(
+                    OutboundSms.id.in_([r.id for r in claimed if r.subscriber_id in opted]),
+                    OutboundSms.status == SmsStatus.SENDING,
+                )
+                .values(status=SmsStatus.SKIPPED, failure_reason="opted out")
+                .execution_options(synchronize_session=False)
+            )
+            db.commit()
+            counts["skipped"] += len([r for r in claimed if r.subscriber_id in opted])
+            claimed = [r for r in claimed if r.subscriber_id not in opted]
+    if not claimed:
+        _finish_if_done(db, campaign)
+        return counts
+
+    places = campaigns.place_names(db, [row.area_id for row in claimed])
+    by_body: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    rendered: dict[tuple[str, int | None], str] = {}
+    for row in claimed:
+        key = (row.language or campaign.default_language, row.area_id)
+        body = rendered.get(key)
+        if body is None:
+            body = rendered[key] = campaigns.render_for(
+                campaign, key[0], places.get(row.area_id) if row.area_id else None
+            )
+        by_body[body].append((row.id, row.msisdn, key[0]))
+
+    sender = sms_sender(config)
+    size = max(1, min(config["SMS_BATCH_SIZE"], config["SMS_RATE"] or config["SMS_BATCH_SIZE"]))
+    pending = [
+        (body, rows[i : i + size])
+        for body, rows in by_body.items()
+        for i in range(0, len(rows), size)
+    ]
+    retry: list[int] = []
+    paused = False
+    try:
+        while pending:
+            body, rows = pending[0]
+            throttle(len(rows))
+            answers = sender.send_bulk([msisdn for _, msisdn, _ in rows], body)
+            pending.pop(0)
+            retry_ids, out_of_balance = _record(
+                db, campaign.id, sender.name, body, rows, answers, counts
+            )
+            retry += retry_ids
+            if out_of_balance:
+                paused = True
+                break
+    except GatewayUnavailable:
+        _release(db, [row_id for _, rows in pending for row_id, _, _ in rows] + retry)
+        raise
+    if pending:  # stopped early (no balance): these wait for resume
+        _release(db, [row_id for _, rows in pending for row_id, _, _ in rows])
+    if retry:
+        _release(db, retry)
+        counts["retry"] += len(retry)
+    if paused:
+        _pause_for_balance(db, campaign)
+        return counts
+    if retry:
+        raise RetryLater(f"campaign {campaign_id}: {len(retry)} recipients to try again")
+    _finish_if_done(db, campaign)
+    return counts
+
+
+def _record(
+    db: Session,
+    campaign_id: int,
+    gateway: str,
+    body: str,
+    rows: Sequence[tuple[int, str, str]],
+    answers: Sequence[BulkRecipient],
+    counts: dict[str, int],
+) -> tuple[list[int], bool]:
+    """Store each recipient's answer; returns (ids to retry, out of balance)."""
+    now = utcnow()
+    n_parts = sms_parts(body)
+    values: list[dict[str, Any]] = []
+    retry: list[int] = []
+    out_of_balance = False
+    blacklisted: list[str] = []
+    for (row_id, msisdn, _), answer in zip(rows, answers, strict=True):
+        if answer.status is None:
+            retry.append(row_id)
+            out_of_balance |= answer.code == INSUFFICIENT_BALANCE
+            continue
+        if answer.code == 406:  # UserInBlacklist: never again
+            blacklisted.append(msisdn)
+        counts[answer.status.value] += 1
+        values.append(
+            {
+                "id": row_id,
+                "status": answer.status.value,
+                "mid": answer.message_id if answer.message_id not in (None, "None") else None,
+                "cost": answer.cost,
+                "reason": answer.failure_reason,
+            }
+        )
+    if values:
+        _store_answers(db, gateway, body, n_parts, now, values)
+    db.execute(update(Campaign).where(Campaign.id == campaign_id).values(progress_at=now))
+    for msisdn in blacklisted:
+        opt_out(db, msisdn, "blacklist")
+    db.commit()
+    return retry, out_of_balance
+
+
+def _store_answers(
+    db: Session,
+    gateway: str,
+    body: str,
+    n_parts: int,
+    now: datetime,
+    values: list[dict[str, Any]],
+) -> None:
+    """One UPDATE for the whole request on PostgreSQL (``unnest`` of arrays);
+    an executemany elsewhere. A status already moved on by a delivery report
+    that raced the answer is kept."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text(
+                "UPDATE outbound_sms AS o SET"
+                " status = CASE WHEN o.status = 'sending' THEN v.status ELSE o.status END,"
+                " gateway_message_id = COALESCE(o.gateway_message_id, v.mid),"
+                " cost = v.cost, failure_reason = COALESCE(o.failure_reason, v.reason),"
+                " gateway = :gateway, body = :body, parts = :parts, sent_at = :now"
+                " FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS varchar[]),"
+                " CAST(:mids AS varchar[]), CAST(:costs AS varchar[]),"
+                " CAST(:reasons AS varchar[])) AS v(id, status, mid, cost, reason)"
+                " WHERE o.id = v.id"
+            ),
+            {
+                "gateway": gateway,
+                "body": body,
+                "parts": n_parts,
+                "now": now,
+                "ids": [v["id"] for v in values],
+                "statuses": [v["status"] for v in values],
+                "mids": [v["mid"] for v in values],
+                "costs": [v["cost"] for v in values],
+                "reasons": [v["reason"] for v in values],
+            },
+        )
+        return
+    for v in values:
+        status = literal(SmsStatus(v["status"]), OutboundSms.status.type)
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.id == v["id"])
+            .values(
+                status=case(
+                    (OutboundSms.status == SmsStatus.SENDING, status), else_=OutboundSms.status
+                ),
+                gateway_message_id=func.coalesce(OutboundSms.gateway_message_id, v["mid"]),
+                cost=v["cost"],
+                failure_reason=func.coalesce(OutboundSms.failure_reason, v["reason"]),
+                gateway=gateway,
+                body=body,
+                parts=n_parts,
+                sent_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _release(db: Session, ids: Sequence[int]) -> None:
+    """Put claimed rows back in the queue (nothing was sent to them)."""
+    if ids:
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.id.in_(list(ids)), OutboundSms.status == SmsStatus.SENDING)
+            .values(status=SmsStatus.QUEUED, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+
+
+def _pause_for_balance(db: Session, campaign: Campaign) -> None:
+    reason = "insufficient balance at the SMS gateway: top up, then resume"
+    if campaigns.pause(db, campaign, reason):
+        db.commit()
+        log.error("campaign %s paused: %s", campaign.id, reason)
+        operator = current_app.config.get("OPERATOR_MSISDN")
+        if operator:
+            from workers.sms import send_sms
+
+            queued = queue_sms(
+                db,
+                msisdn=operator,
+                body=f"Ngazi: campaign {campaign.id} paused, {reason}.",
+                dedup_key=f"campaign:{campaign.id}:paused:{utcnow():%Y%m%d%H}",
+            )
+            if queued.pending:
+                queue(SMS).enqueue(send_sms, queued.id)
+
+
+def _finish_if_done(db: Session, campaign: Campaign) -> bool:
+    """Mark the campaign done when it is planned and nothing is left to send."""
+    db.refresh(campaign)
+    if campaign.status is not CampaignStatus.SENDING or not campaign.planning_done:
+        return False
+    left = db.scalar(select(exists().where(OutboundSms.campaign_id == campaign.id, PENDING)))
+    if left:
+        return False
+    done = db.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.SENDING)
+        .values(status=CampaignStatus.DONE, finished_at=utcnow())
+    ).rowcount  # type: ignore[attr-defined]
+    db.commit()
+    return bool(done)
+
+
+# -- throttle ---------------------------------------------------------------------------
+
+_limiters: dict[str, Any] = {}
+
+
+def throttle(messages: int) -> float:
+    """Wait until ``messages`` more SMS fit in ``SMS_RATE`` per second, counted
+    across every worker in Redis (a moving window from the ``limits`` library;
+    in-process in the embedded default). Returns the seconds waited. A rate of 0
+    means no limit."""
+    rate = current_app.config["SMS_RATE"]
+    if rate <= 0 or messages <= 0:
+        return 0.0
+    from limits import RateLimitItemPerSecond
+
+    limiter = _limiter()
+    item = RateLimitItemPerSecond(rate)
+    waited = 0.0
+    cost = min(messages, rate)
+    while not limiter.hit(item, "ngazi-sms", cost=cost):
+        reset, _ = limiter.get_window_stats(item, "ngazi-sms")
+        pause = min(1.0, max(0.01, reset - time.time()))
+        time.sleep(pause)
+        waited += pause
+    return waited
+
+
+def _limiter() -> Any:
+    from limits.storage import storage_from_string
+    from limits.strategies import SlidingWindowCounterRateLimiter
+
+    url = current_app.config["REDIS_URL"] or "memory://"
+    limiter = _limiters.get(url)
+    if limiter is None:
+        limiter = _limiters[url] = SlidingWindowCounterRateLimiter(storage_from_string(url))
+    return limiter
+
+
+# -- the tick ---------------------------------------------------------------------------
+
+
+@job
+def tick() -> dict[str, int]:
+    """Keep every campaign moving; safe to run at any time, any number of times.
+    Returns counts of what it did. With Redis, schedules its next run."""
+    db = db_session()
+    config = current_app.config
+    now = utcnow()
+    done: dict[str, int] = defaultdict(int)
+    due = db.scalars(
+        select(Campaign).where(
+            Campaign.status == CampaignStatus.SCHEDULED,
+            (Campaign.send_at.is_(None)) | (Campaign.send_at <= now),
+        )
+    ).all()
+    for campaign in due:
+        start(db, campaign, now)
+        done["started"] += 1
+    sending = db.scalars(select(Campaign).where(Campaign.status == CampaignStatus.SENDING)).all()
+    stalled_before = now - timedelta(seconds=config["CAMPAIGN_STALL_SECONDS"])
+    for campaign in sending:
+        done["reconciled"] += reconcile_claims(db, campaign, now, config["CAMPAIGN_CLAIM_TIMEOUT"])
+        stalled = campaign.progress_at is None or campaign.progress_at < stalled_before
+        if stalled and not campaign.planning_done:
+            _enqueue_plan(campaign.id)
+            done["replanned"] += 1
+        elif stalled and campaigns.quiet_until(campaign, now) is None:
+            done["requeued"] += requeue_lost(db, campaign, now)
+        if _finish_if_done(db, campaign):
+            done["finished"] += 1
+    return dict(done)
+
+
+def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: int) -> int:
+    """Put back in the queue the campaign's rows claimed more than ``timeout``
+    seconds ago that have neither the gateway's answer nor a delivery report
+    (their worker died). Returns how many; each may be a repeat send."""
+    stale = db.execute(
+        update(OutboundSms)
+        .where(
+            OutboundSms.campaign_id == campaign.id,
+            PENDING,
+            OutboundSms.status == SmsStatus.SENDING,
+            OutboundSms.claimed_at < now - timedelta(seconds=timeout),
+            OutboundSms.gateway_message_id.is_(None),
+        )
+        .values(status=SmsStatus.QUEUED, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.commit()
+    if stale:
+        log.warning(
+            "campaign %s: %s claims with no answer put back in the queue", campaign.id, stale
+        )
+    return int(stale)
+
+
+def requeue_lost(db: Session, campaign: Campaign, now: datetime) -> int:
+    """Enqueue batch jobs again for queued rows that are due (their jobs were
+    lost, or gave up retrying): enough jobs per group for its rows. Duplicate
+    jobs are harmless: a row is claimed once. Returns how many rows."""
+    size = current_app.config["SMS_BATCH_SIZE"]
+    groups = db.execute(
+        select(OutboundSms.language, OutboundSms.area_id, func.count())
+        .where(
+            OutboundSms.campaign_id == campaign.id,
+            PENDING,
+            OutboundSms.status == SmsStatus.QUEUED,
+            (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
+        )
+        .group_by(OutboundSms.language, OutboundSms.area_id)
+    ).all()
+    for language, area_id, n in groups:
+        for _ in range(-(-n // size)):
+            _enqueue_batch(campaign.id, language or campaign.default_language, area_id, None)
+    return sum(n for _, _, n in groups)
+
+
+def schedule_tick() -> bool:
+    """Run ``tick`` every ``TICK_SECONDS`` while a worker runs the scheduler: one
+    chain per Redis (a lock key). Returns whether this call started the chain."""
+    if not current_app.config["REDIS_URL"]:
+        return False
+    from app.redis_store import get_redis
+
+    if not get_redis().set(TICK_LOCK, "1", nx=True, ex=TICK_SECONDS * 2):
+        return False
+    queue(DEFAULT).enqueue_in(timedelta(seconds=TICK_SECONDS), _tick_and_reschedule)
+    return True
+
+
+@job
+def _tick_and_reschedule() -> dict[str, int]:
+    from app.redis_store import get_redis
+
+    try:
+        return tick()
+    finally:
+        get_redis().delete(TICK_LOCK)
+        schedule_tick()
