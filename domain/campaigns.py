@@ -244,6 +244,13 @@ def render_for(
     )
 
 
+def text_of(db: Session, campaign: Campaign, language: str, area_id: int | None) -> str:
+    """The SMS the campaign's recipients of ``language`` in village ``area_id``
+    get (a campaign's outbound rows keep no text of their own)."""
+    place = place_names(db, [area_id]).get(area_id) if area_id is not None else None
+    return render_for(campaign, language, place)
+
+
 def preview(db: Session, campaign: Campaign, price_per_part: str) -> Preview:
     """Count the audience now and work out each language's SMS parts and the cost
     (``price_per_part`` like ``"KES 0.80"``, the ``SMS_PRICE_PER_PART`` setting).

@@ -80,18 +80,19 @@ def apply_report(db: Session, report: Report) -> str:
         behind = [s for s, rank in RANK.items() if rank < RANK[ours] or rank == RANK[ours] < FINAL]
         if ours is SmsStatus.DELIVERED:
             values["delivered_at"] = utcnow()
+    # By number and id: the number's index finds the row (the id has none: see
+    # models.OutboundSms); a report without a number is looked up by id alone.
+    this = [OutboundSms.gateway_message_id == report.message_id]
+    if report.msisdn is not None:
+        this.append(OutboundSms.msisdn == report.msisdn)
     msisdn = db.execute(
         update(OutboundSms)
-        .where(OutboundSms.gateway_message_id == report.message_id, OutboundSms.status.in_(behind))
+        .where(*this, OutboundSms.status.in_(behind))
         .values(values)
         .returning(OutboundSms.msisdn)
     ).scalar()
     if msisdn is None:
-        known = db.scalar(
-            select(func.count())
-            .select_from(OutboundSms)
-            .where(OutboundSms.gateway_message_id == report.message_id)
-        )
+        known = db.scalar(select(func.count()).select_from(OutboundSms).where(*this))
         if known:
             return "unchanged"
         msisdn = _reconcile_claim(db, report, values)

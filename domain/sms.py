@@ -54,13 +54,23 @@ def _by_key(db: Session, dedup_key: str) -> Queued | None:
     return None if row is None else Queued(row.id, False, row.status == SmsStatus.QUEUED)
 
 
-def inbox(db: Session, msisdn: str, limit: int = 20) -> list[OutboundSms]:
-    """The newest messages sent to ``msisdn``, newest first (the simulator's inbox)."""
-    return list(
-        db.scalars(
-            select(OutboundSms)
-            .where(OutboundSms.msisdn == msisdn)
-            .order_by(OutboundSms.id.desc())
-            .limit(limit)
-        )
-    )
+def inbox(db: Session, msisdn: str, limit: int = 20) -> list[tuple[OutboundSms, str]]:
+    """The newest messages sent to ``msisdn`` with their text, newest first (the
+    simulator's inbox). A campaign's message is rendered from its campaign."""
+    from domain.campaigns import text_of
+    from models import Campaign
+
+    rows = db.scalars(
+        select(OutboundSms)
+        .where(OutboundSms.msisdn == msisdn)
+        .order_by(OutboundSms.id.desc())
+        .limit(limit)
+    ).all()
+    out = []
+    for row in rows:
+        text = row.body
+        campaign = db.get(Campaign, row.campaign_id) if row.campaign_id is not None else None
+        if text is None and campaign is not None:
+            text = text_of(db, campaign, row.language or campaign.default_language, row.area_id)
+        out.append((row, text or ""))
+    return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, str_enum, utcnow
@@ -34,6 +34,11 @@ RANK = {
 }
 
 
+#: Percent of each ``outbound_sms`` page filled on insert (PostgreSQL): the rest
+#: takes the row's later versions on the same page (HOT updates).
+FILLFACTOR = 50
+
+
 class OutboundSms(Base):
     """One message to one MSISDN: a transactional reply, or one campaign recipient.
 
@@ -42,27 +47,26 @@ class OutboundSms(Base):
     ``gateway`` says where it went: ``africastalking`` or ``outbox`` (the local
     outbox used when no gateway credentials are set).
 
-    A campaign's rows are written by its planner with no ``body``; the worker
-    that sends a row renders it in the recipient's language and stores it.
+    A campaign's rows are written by its planner with no ``body``: the text is
+    the campaign's template for the row's language and village
+    (``domain.campaigns.text_of``), rendered by the worker that sends it.
     ``(campaign_id, msisdn)`` is unique: nobody gets the same campaign twice.
     ``claimed_at`` is when a worker took the row to send (``sending``); a claim
     with no answer from the gateway is reconciled by ``workers.campaigns``.
+
+    A campaign writes each row three times (queued, claimed, answered). The two
+    updates change no indexed column, and pages are left half empty
+    (``fillfactor``, PostgreSQL), so both are heap-only (HOT) updates that write
+    no index. A delivery report finds its row by number and message id
+    (``ix_outbound_sms_msisdn``), so the message id needs no index of its own.
     """
 
     __tablename__ = "outbound_sms"
     __table_args__ = (
         UniqueConstraint("campaign_id", "msisdn"),
-        # Rows still to send, by the group that gets one text: a batch claims from
-        # here, a campaign is done when it has none, claims to reconcile are
-        # found here. Only pending rows are in it, so it stays small.
-        Index(
-            "ix_outbound_sms_pending",
-            "campaign_id",
-            "language",
-            "area_id",
-            postgresql_where=text("status IN ('queued', 'sending')"),
-            sqlite_where=text("status IN ('queued', 'sending')"),
-        ),
+        # A batch job's rows: one text group (language, village) of a campaign, by id.
+        Index("ix_outbound_sms_batch", "campaign_id", "language", "area_id", "id"),
+        {"postgresql_with": {"fillfactor": FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -77,7 +81,7 @@ class OutboundSms(Base):
     status: Mapped[SmsStatus] = mapped_column(str_enum(SmsStatus), default=SmsStatus.QUEUED)
     dedup_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     gateway: Mapped[str | None] = mapped_column(String(32))
-    gateway_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    gateway_message_id: Mapped[str | None] = mapped_column(String(64))
     cost: Mapped[str | None] = mapped_column(String(32))  # as the gateway states it, "KES 0.8000"
     parts: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(String(120))

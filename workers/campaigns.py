@@ -57,9 +57,8 @@ TICK_LOCK = "ngazi:campaigns:tick"
 GATEWAY_NAME_KEY = "gateway"
 
 
-#: Rows still to send, spelt as the partial index ``ix_outbound_sms_pending`` is,
-#: so PostgreSQL can use it (a bound parameter would not match its predicate).
-PENDING = text("outbound_sms.status IN ('queued', 'sending')")
+#: Recipients who get the same text: (language, village id).
+Group = tuple[str, int | None]
 
 
 class RetryLater(RuntimeError):
@@ -100,8 +99,10 @@ def resume_work(db: Session, campaign: Campaign) -> None:
 
 
 def _enqueue_batch(
-    campaign_id: int, language: str, area_id: int | None, at: datetime | None
+    campaign_id: int, group: Group, first_id: int, last_id: int, at: datetime | None
 ) -> None:
+    """Enqueue ``send_batch`` for the group's rows with ids ``first_id..last_id``
+    (at ``at`` when that is later than now and RQ's scheduler is there)."""
     q = queue(CAMPAIGNS)
     kwargs: dict[str, Any] = {
         "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
@@ -109,9 +110,9 @@ def _enqueue_batch(
         "result_ttl": 60,
     }
     if at is not None and at > utcnow() and current_app.config["REDIS_URL"]:
-        q.enqueue_at(at, send_batch, campaign_id, language, area_id, **kwargs)
+        q.enqueue_at(at, send_batch, campaign_id, *group, first_id, last_id, **kwargs)
     else:
-        q.enqueue(send_batch, campaign_id, language, area_id, **kwargs)
+        q.enqueue(send_batch, campaign_id, *group, first_id, last_id, **kwargs)
 
 
 # -- planning ---------------------------------------------------------------------------
@@ -143,7 +144,8 @@ def plan_campaign(campaign_id: int) -> int:
     total = campaign.estimate.get("recipients", 0) if campaign.estimate else 0
     spread = timedelta(hours=campaign.spread_hours)
     added = 0
-    waiting: dict[tuple[str, int | None], int] = defaultdict(int)  # rows with no job yet
+    # Per group, the rows with no job yet: [first id, last id, count].
+    waiting: dict[Group, list[int]] = {}
     while True:
         cursor = campaign.planned_through
         window = (
@@ -191,29 +193,34 @@ def plan_campaign(campaign_id: int) -> int:
                 chunk,
             )
             .on_conflict_do_nothing()
-            .returning(OutboundSms.language, OutboundSms.area_id)
+            .returning(OutboundSms.id, OutboundSms.language, OutboundSms.area_id)
         )
-        rows = db.execute(stmt).all()
+        rows = sorted(db.execute(stmt).all())
         campaign.planned_through = bound
         campaign.planned += len(rows)
         campaign.progress_at = utcnow()
         db.commit()
+        _count_pending(campaign.id, len(rows))
         added += len(rows)
-        for row in rows:
-            waiting[(row.language, row.area_id)] += 1
-        # A job per full batch of a group; with a spread, every group's rows of
-        # this chunk now, at the chunk's time.
-        for (language, area_id), n in list(waiting.items()):
-            jobs_now = -(-n // size) if not_before is not None else n // size
-            for _ in range(jobs_now):
-                _enqueue_batch(campaign.id, language, area_id, not_before)
-            waiting[(language, area_id)] = max(0, n - jobs_now * size)
+        for row in rows:  # by id: each group's batch is an id range
+            group = (row.language, row.area_id)
+            batch = waiting.get(group)
+            if batch is None:
+                waiting[group] = [row.id, row.id, 1]
+                continue
+            batch[1], batch[2] = row.id, batch[2] + 1
+            if batch[2] == size:
+                _enqueue_batch(campaign.id, group, batch[0], batch[1], not_before)
+                del waiting[group]
+        if not_before is not None:  # spread: this chunk's rows go at this chunk's time
+            for group, (first, last, _) in waiting.items():
+                _enqueue_batch(campaign.id, group, first, last, not_before)
+            waiting.clear()
         db.refresh(campaign)
         if campaign.status is not CampaignStatus.SENDING:  # paused or cancelled meanwhile
             return added
-    for (language, area_id), n in waiting.items():
-        if n:
-            _enqueue_batch(campaign.id, language, area_id, None)
+    for group, (first, last, _) in waiting.items():
+        _enqueue_batch(campaign.id, group, first, last, None)
     campaign.planning_done = True
     db.commit()
     _finish_if_done(db, campaign)
@@ -234,9 +241,12 @@ def _insert(db: Session) -> Any:
 
 
 @job
-def send_batch(campaign_id: int, language: str, area_id: int | None) -> dict[str, int]:
-    """Send up to ``SMS_BATCH_SIZE`` of the campaign's queued rows that are due for
-    recipients of ``language`` in village ``area_id`` (one text: one request).
+def send_batch(
+    campaign_id: int, language: str, area_id: int | None, first_id: int, last_id: int
+) -> dict[str, int]:
+    """Send the campaign's queued, due rows with ids ``first_id..last_id`` for
+    recipients of ``language`` in village ``area_id`` (one text: one bulk request
+    of at most ``SMS_BATCH_SIZE`` numbers).
 
     Returns counts by outcome (``sent``, ``rejected``, ``skipped``, ``retry``).
     Raises ``GatewayUnavailable`` or ``RetryLater`` (claims released) so RQ tries
@@ -244,113 +254,78 @@ def send_batch(campaign_id: int, language: str, area_id: int | None) -> dict[str
     tick.
     """
     db = db_session()
-    config = current_app.config
     campaign = db.get(Campaign, campaign_id)
     counts: dict[str, int] = defaultdict(int)
-    if campaign is None:
-        return counts
-    if campaign.status is not CampaignStatus.SENDING:
+    if campaign is None or campaign.status is not CampaignStatus.SENDING:
         return counts  # paused (resume re-enqueues), cancelled or done
     now = utcnow()
     quiet_end = campaigns.quiet_until(campaign, now)
     if quiet_end is not None:
-        _enqueue_batch(campaign_id, language, area_id, quiet_end)
+        _enqueue_batch(campaign_id, (language, area_id), first_id, last_id, quiet_end)
         counts["deferred"] = 1
         return counts
     area = OutboundSms.area_id.is_(None) if area_id is None else OutboundSms.area_id == area_id
-    pick = (
-        select(OutboundSms.id)
-        .where(
-            OutboundSms.campaign_id == campaign_id,
-            PENDING,
-            OutboundSms.language == language,
-            area,
-            OutboundSms.status == SmsStatus.QUEUED,
-            (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
-        )
-        .order_by(OutboundSms.id)
-        .limit(config["SMS_BATCH_SIZE"])
-        .with_for_update(skip_locked=True)
+    opted_out = (
+        select(Subscriber.opted_out)
+        .where(Subscriber.id == OutboundSms.subscriber_id)
+        .scalar_subquery()
     )
     claimed = db.execute(
         update(OutboundSms)
-        .where(OutboundSms.id.in_(pick.scalar_subquery()))
-        .values(status=SmsStatus.SENDING, claimed_at=now, attempts=OutboundSms.attempts + 1)
-        .returning(
-            OutboundSms.id,
-            OutboundSms.msisdn,
-            OutboundSms.language,
-            OutboundSms.area_id,
-            OutboundSms.subscriber_id,
+        .where(
+            OutboundSms.campaign_id == campaign_id,
+            OutboundSms.language == language,
+            area,
+            OutboundSms.id >= first_id,
+            OutboundSms.id <= last_id,
+            OutboundSms.status == SmsStatus.QUEUED,
+            (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
         )
+        .values(status=SmsStatus.SENDING, claimed_at=now, attempts=OutboundSms.attempts + 1)
+        .returning(OutboundSms.id, OutboundSms.msisdn, opted_out.label("opted_out"))
         .execution_options(synchronize_session=False)
     ).all()
     db.commit()
-    if claimed:  # opted out since planning: never sent
-        opted = set(
-            db.scalars(
-                select(Subscriber.id).where(
-                    Subscriber.id.in_([r.subscriber_id for r in claimed]),
-                    Subscriber.opted_out.is_(True),
-                )
-            )
+    opted = [row.id for row in claimed if row.opted_out]
+    if opted:  # opted out since planning: never sent
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.id.in_(opted), OutboundSms.status == SmsStatus.SENDING)
+            .values(status=SmsStatus.SKIPPED, failure_reason="opted out")
+            .execution_options(synchronize_session=False)
         )
-        if opted:
-            db.execute(
-                update(OutboundSms)
-                .where(
-                    OutboundSms.id.in_([r.id for r in claimed if r.subscriber_id in opted]),
-                    OutboundSms.status == SmsStatus.SENDING,
-                )
-                .values(status=SmsStatus.SKIPPED, failure_reason="opted out")
-                .execution_options(synchronize_session=False)
-            )
-            db.commit()
-            counts["skipped"] += len([r for r in claimed if r.subscriber_id in opted])
-            claimed = [r for r in claimed if r.subscriber_id not in opted]
+        db.commit()
+        counts["skipped"] += len(opted)
+        _count_pending(campaign_id, -len(opted))
+        claimed = [row for row in claimed if not row.opted_out]
     if not claimed:
         _finish_if_done(db, campaign)
         return counts
 
-    places = campaigns.place_names(db, [row.area_id for row in claimed])
-    by_body: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-    rendered: dict[tuple[str, int | None], str] = {}
-    for row in claimed:
-        key = (row.language or campaign.default_language, row.area_id)
-        body = rendered.get(key)
-        if body is None:
-            body = rendered[key] = campaigns.render_for(
-                campaign, key[0], places.get(row.area_id) if row.area_id else None
-            )
-        by_body[body].append((row.id, row.msisdn, key[0]))
-
-    sender = sms_sender(config)
+    body = campaigns.text_of(db, campaign, language, area_id)
+    sender = sms_sender(current_app.config)
+    config = current_app.config
     size = max(1, min(config["SMS_BATCH_SIZE"], config["SMS_RATE"] or config["SMS_BATCH_SIZE"]))
-    pending = [
-        (body, rows[i : i + size])
-        for body, rows in by_body.items()
-        for i in range(0, len(rows), size)
-    ]
+    rows = [(row.id, row.msisdn) for row in claimed]
+    pending = [rows[i : i + size] for i in range(0, len(rows), size)]
     retry: list[int] = []
     paused = False
     try:
         while pending:
-            body, rows = pending[0]
-            throttle(len(rows))
-            answers = sender.send_bulk([msisdn for _, msisdn, _ in rows], body)
-            pending.pop(0)
+            throttle(len(pending[0]))
+            answers = sender.send_bulk([msisdn for _, msisdn in pending[0]], body)
             retry_ids, out_of_balance = _record(
-                db, campaign.id, sender.name, body, rows, answers, counts
+                db, campaign.id, sender.name, body, pending.pop(0), answers, counts
             )
             retry += retry_ids
             if out_of_balance:
                 paused = True
                 break
     except GatewayUnavailable:
-        _release(db, [row_id for _, rows in pending for row_id, _, _ in rows] + retry)
+        _release(db, [row_id for chunk in pending for row_id, _ in chunk] + retry)
         raise
     if pending:  # stopped early (no balance): these wait for resume
-        _release(db, [row_id for _, rows in pending for row_id, _, _ in rows])
+        _release(db, [row_id for chunk in pending for row_id, _ in chunk])
     if retry:
         _release(db, retry)
         counts["retry"] += len(retry)
@@ -368,18 +343,19 @@ def _record(
     campaign_id: int,
     gateway: str,
     body: str,
-    rows: Sequence[tuple[int, str, str]],
+    rows: Sequence[tuple[int, str]],
     answers: Sequence[BulkRecipient],
     counts: dict[str, int],
 ) -> tuple[list[int], bool]:
-    """Store each recipient's answer; returns (ids to retry, out of balance)."""
+    """Store each recipient's answer (the text is not stored: it is the
+    campaign's for the row's group); returns (ids to retry, out of balance)."""
     now = utcnow()
     n_parts = sms_parts(body)
     values: list[dict[str, Any]] = []
     retry: list[int] = []
     out_of_balance = False
     blacklisted: list[str] = []
-    for (row_id, msisdn, _), answer in zip(rows, answers, strict=True):
+    for (row_id, msisdn), answer in zip(rows, answers, strict=True):
         if answer.status is None:
             retry.append(row_id)
             out_of_balance |= answer.code == INSUFFICIENT_BALANCE
@@ -397,18 +373,18 @@ def _record(
             }
         )
     if values:
-        _store_answers(db, gateway, body, n_parts, now, values)
+        _store_answers(db, gateway, n_parts, now, values)
     db.execute(update(Campaign).where(Campaign.id == campaign_id).values(progress_at=now))
     for msisdn in blacklisted:
         opt_out(db, msisdn, "blacklist")
     db.commit()
+    _count_pending(campaign_id, -len(values))
     return retry, out_of_balance
 
 
 def _store_answers(
     db: Session,
     gateway: str,
-    body: str,
     n_parts: int,
     now: datetime,
     values: list[dict[str, Any]],
@@ -423,7 +399,7 @@ def _store_answers(
                 " status = CASE WHEN o.status = 'sending' THEN v.status ELSE o.status END,"
                 " gateway_message_id = COALESCE(o.gateway_message_id, v.mid),"
                 " cost = v.cost, failure_reason = COALESCE(o.failure_reason, v.reason),"
-                " gateway = :gateway, body = :body, parts = :parts, sent_at = :now"
+                " gateway = :gateway, parts = :parts, sent_at = :now"
                 " FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS varchar[]),"
                 " CAST(:mids AS varchar[]), CAST(:costs AS varchar[]),"
                 " CAST(:reasons AS varchar[])) AS v(id, status, mid, cost, reason)"
@@ -431,7 +407,6 @@ def _store_answers(
             ),
             {
                 "gateway": gateway,
-                "body": body,
                 "parts": n_parts,
                 "now": now,
                 "ids": [v["id"] for v in values],
@@ -455,7 +430,6 @@ def _store_answers(
                 cost=v["cost"],
                 failure_reason=func.coalesce(OutboundSms.failure_reason, v["reason"]),
                 gateway=gateway,
-                body=body,
                 parts=n_parts,
                 sent_at=now,
             )
@@ -494,12 +468,59 @@ def _pause_for_balance(db: Session, campaign: Campaign) -> None:
                 queue(SMS).enqueue(send_sms, queued.id)
 
 
-def _finish_if_done(db: Session, campaign: Campaign) -> bool:
-    """Mark the campaign done when it is planned and nothing is left to send."""
+def _pending_key(campaign_id: int) -> str:
+    return f"ngazi:campaign:{campaign_id}:pending"
+
+
+def _count_pending(campaign_id: int, delta: int) -> int | None:
+    """Add ``delta`` to the campaign's count of rows not yet finished (a hint
+    in Redis, so a batch need not scan the campaign's rows to know whether it
+    finished it); returns the new count, or None when Redis is away."""
+    from redis.exceptions import RedisError
+
+    from app.redis_store import get_redis
+
+    if not delta:
+        return None
+    try:
+        r = get_redis()
+        key = _pending_key(campaign_id)
+        value = int(r.incrby(key, delta))
+        r.expire(key, 7 * 24 * 3600)
+        return value
+    except RedisError:
+        return None
+
+
+def _finish_if_done(db: Session, campaign: Campaign, *, check: bool = False) -> bool:
+    """Mark the campaign done when it is planned and nothing is left to send.
+
+    A batch asks (``check=False``) after each send: the database is read only
+    when the Redis count of unfinished rows says none are left. The tick asks
+    with ``check=True``: the database decides (a count lost or left high, by a
+    Redis flush or rows finished by a delivery report, only delays it)."""
     db.refresh(campaign)
     if campaign.status is not CampaignStatus.SENDING or not campaign.planning_done:
         return False
-    left = db.scalar(select(exists().where(OutboundSms.campaign_id == campaign.id, PENDING)))
+    if not check:
+        from redis.exceptions import RedisError
+
+        from app.redis_store import get_redis
+
+        try:
+            hint = get_redis().get(_pending_key(campaign.id))
+        except RedisError:
+            hint = None
+        if hint is None or int(hint) > 0:
+            return False
+    left = db.scalar(
+        select(
+            exists().where(
+                OutboundSms.campaign_id == campaign.id,
+                OutboundSms.status.in_([SmsStatus.QUEUED, SmsStatus.SENDING]),
+            )
+        )
+    )
     if left:
         return False
     done = db.execute(
@@ -579,7 +600,7 @@ def tick() -> dict[str, int]:
             done["replanned"] += 1
         elif stalled and campaigns.quiet_until(campaign, now) is None:
             done["requeued"] += requeue_lost(db, campaign, now)
-        if _finish_if_done(db, campaign):
+        if _finish_if_done(db, campaign, check=True):
             done["finished"] += 1
     return dict(done)
 
@@ -592,7 +613,6 @@ def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: in
         update(OutboundSms)
         .where(
             OutboundSms.campaign_id == campaign.id,
-            PENDING,
             OutboundSms.status == SmsStatus.SENDING,
             OutboundSms.claimed_at < now - timedelta(seconds=timeout),
             OutboundSms.gateway_message_id.is_(None),
@@ -610,23 +630,42 @@ def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: in
 
 def requeue_lost(db: Session, campaign: Campaign, now: datetime) -> int:
     """Enqueue batch jobs again for queued rows that are due (their jobs were
-    lost, or gave up retrying): enough jobs per group for its rows. Duplicate
-    jobs are harmless: a row is claimed once. Returns how many rows."""
+    lost, or gave up retrying): one per ``SMS_BATCH_SIZE`` rows of each group,
+    numbered in SQL (a window function), so no id list is held in memory.
+    Duplicate jobs are harmless: a row is claimed once. Returns how many rows."""
     size = current_app.config["SMS_BATCH_SIZE"]
-    groups = db.execute(
-        select(OutboundSms.language, OutboundSms.area_id, func.count())
+    due = (
+        select(
+            OutboundSms.id,
+            OutboundSms.language,
+            OutboundSms.area_id,
+            (
+                (
+                    func.row_number().over(
+                        partition_by=(OutboundSms.language, OutboundSms.area_id),
+                        order_by=OutboundSms.id,
+                    )
+                    - 1
+                )
+                // size
+            ).label("batch"),
+        )
         .where(
             OutboundSms.campaign_id == campaign.id,
-            PENDING,
             OutboundSms.status == SmsStatus.QUEUED,
             (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
         )
-        .group_by(OutboundSms.language, OutboundSms.area_id)
+        .subquery()
+    )
+    batches = db.execute(
+        select(
+            due.c.language, due.c.area_id, func.min(due.c.id), func.max(due.c.id), func.count()
+        ).group_by(due.c.language, due.c.area_id, due.c.batch)
     ).all()
-    for language, area_id, n in groups:
-        for _ in range(-(-n // size)):
-            _enqueue_batch(campaign.id, language or campaign.default_language, area_id, None)
-    return sum(n for _, _, n in groups)
+    for language, area_id, first, last, _ in batches:
+        group = (language or campaign.default_language, area_id)
+        _enqueue_batch(campaign.id, group, first, last, None)
+    return sum(n for *_, n in batches)
 
 
 def schedule_tick() -> bool:

@@ -43,11 +43,11 @@ def sms_inbox() -> ResponseReturnValue:
         messages=[
             {
                 "id": r.id,
-                "body": r.body,
+                "body": text,
                 "status": r.status.value,
                 "created_at": r.created_at.isoformat(),
             }
-            for r in rows
+            for r, text in rows
         ],
     )
 
