@@ -240,10 +240,23 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--fork/--no-fork",
+    default=None,
+    help="Run each job in a forked work horse (RQ's default) or in the worker itself "
+    "(default: the WORKER_FORK setting).",
+)
 @with_appcontext
-def worker(burst: bool) -> None:
-    """Run an RQ worker on every Ngazi queue, with the scheduler (for retries)."""
-    from rq import Worker
+def worker(burst: bool, fork: bool | None) -> None:
+    """Run an RQ worker on every Ngazi queue, with the scheduler (for retries).
+
+    Without forking (the default) a job runs in the worker process: its
+    database connections and imports are reused, which a campaign's thousands
+    of batch jobs need; a job that overruns its timeout is still stopped (a
+    signal), and a worker that dies loses nothing (claims, see
+    docs/campaigns.md). ``--fork`` isolates each job in a child process instead.
+    """
+    from rq import SimpleWorker, Worker
 
     from app.redis_store import get_redis
     from workers import QUEUES, set_worker_app
@@ -255,7 +268,9 @@ def worker(burst: bool) -> None:
         from workers.campaigns import schedule_tick
 
         schedule_tick()  # the campaigns' tick, every minute, while workers run
-    Worker(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
+    forking = current_app.config["WORKER_FORK"] if fork is None else fork
+    worker_class = Worker if forking else SimpleWorker
+    worker_class(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
 
 
 @click.command("mpi")

@@ -66,6 +66,8 @@ def from_env() -> dict[str, Any]:
         "CAMPAIGN_STALL_SECONDS": _int("CAMPAIGN_STALL_SECONDS", 120),
         "CAMPAIGN_QUIET_HOURS": os.environ.get("CAMPAIGN_QUIET_HOURS", "20:00-07:00"),
         "OPERATOR_MSISDN": os.environ.get("OPERATOR_MSISDN", ""),
+        # RQ workers run jobs in their own process (0) or in a forked child per job (1).
+        "WORKER_FORK": os.environ.get("WORKER_FORK", "0") == "1",
         # A gateway callback is a few hundred bytes: refuse bodies past this (413).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),
