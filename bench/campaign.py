@@ -8,8 +8,9 @@ against real PostgreSQL and Redis and the mock gateway
 1. the ceiling: the same batches (``SMS_BATCH_SIZE`` numbers per request) posted
    straight to the mock gateway by two processes, recipients per second;
 2. the campaign end to end, from ``flask campaign send`` to the campaign marked
-   done: recipients per second, each worker's peak RSS (the worker and its work
-   horses) and its RSS a quarter of the way and at the end (flat or growing);
+   done: recipients per second, each worker's peak memory (PSS of the worker and
+   its child processes; its own peak RSS too) and its memory a quarter of the way
+   and at the end (flat or growing); CPU per recipient of each process;
 3. checks: every recipient has exactly one accepted send (the gateway's count
    of repeated (number, text) pairs is zero) and one ``sent`` row.
 
@@ -41,15 +42,20 @@ from typing import Any
 
 from bench.ussd import (
     BIN,
+    CLK_TCK,
     RESULTS,
     ROOT,
     _env,
     _env_int,
+    _proc_stat,
     flask,
     free_port,
+    machine_cpu,
     pg_conninfo,
     prepare,
     say,
+    services_cpu,
+    services_ticks,
     verdict,
 )
 
@@ -97,8 +103,8 @@ def _post(url: str) -> None:
 
 
 @contextmanager
-def mock_gateway() -> Iterator[str]:
-    """The mock gateway in its own process; yields its base URL."""
+def mock_gateway() -> Iterator[tuple[str, int]]:
+    """The mock gateway in its own process; yields its base URL and pid."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.gateways.mock_server", "--port", str(port)],
@@ -110,7 +116,7 @@ def mock_gateway() -> Iterator[str]:
     try:
         assert proc.stdout is not None
         proc.stdout.readline()  # the base URL, once it listens
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
@@ -161,15 +167,28 @@ def ceiling(base: str, n: int, size: int, workers: int) -> float:
 
 @dataclass
 class Memory:
-    """RSS samples of one worker's process tree (the worker and its work horses)."""
+    """Memory samples of one worker's process tree: the worker and its largest
+    child (RQ's scheduler, or the work horse it forks per job with ``--fork``).
+    PSS (proportional set size): pages a child shares with the worker after the
+    fork count half to each, so the sum is what the pair really holds (their
+    RSS would count the shared pages twice)."""
 
     pid: int
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (t, worker kB, horse kB)
 
     def sample(self, t: float) -> None:
-        self.samples.append(
-            (t, _rss_kb(self.pid), max((_rss_kb(c) for c in _children(self.pid)), default=0))
-        )
+        horses = max((_pss_kb(c) for c in _children(self.pid)), default=0)
+        self.samples.append((t, _pss_kb(self.pid), horses))
+
+    def peak_rss_mb(self) -> float:
+        """The worker's own peak RSS (VmHWM), shared pages included."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
 
     def peak_mb(self) -> float:
         return max((w + h for _, w, h in self.samples), default=0) / 1024
@@ -181,14 +200,20 @@ class Memory:
         return (self.samples[i][1] + self.samples[i][2]) / 1024
 
 
-def _rss_kb(pid: int) -> int:
+def _pss_kb(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its reaped children (the work horses)."""
+    st = _proc_stat(pid)
+    return sum(st[2]) / CLK_TCK if st else 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -231,7 +256,7 @@ def main() -> int:
     reach = add_population(db_url, n)
     say(f"population: {n:,} subscribers ({reach:,} reachable) in {time.perf_counter() - t0:.1f} s")
 
-    with mock_gateway() as base:
+    with mock_gateway() as (base, mock_pid):
         limit = ceiling(base, reach, size, n_workers)
         say(f"ceiling: the same batches straight to the mock gateway: {limit:,.0f} recipients/s")
         _post(base.replace("/version1", "/mock/reset"))
@@ -289,6 +314,9 @@ def main() -> int:
         try:
             time.sleep(2)  # the workers are up
             watcher.start()
+            services_before = services_ticks()
+            busy_before, total_before = machine_cpu()
+            mock_before = _cpu_seconds(mock_pid)
             t_send = time.perf_counter()
             flask(["campaign", "send", str(campaign_id)])
             status, counts = "sending", {}
@@ -298,6 +326,15 @@ def main() -> int:
                     break
                 time.sleep(0.5)
             elapsed = time.perf_counter() - t_send
+            busy_after, total_after = machine_cpu()
+            cpu = {
+                "workers": sum(_cpu_seconds(w.pid) for w in workers),
+                "mock gateway": _cpu_seconds(mock_pid) - mock_before,
+                **services_cpu(services_before),
+                "machine busy": busy_after - busy_before,
+                "machine": total_after - total_before,
+            }
+            peak_rss = [m.peak_rss_mb() for m in memory]
         finally:
             stop.set()
             for w in workers:
@@ -317,10 +354,21 @@ def main() -> int:
     )
     for i, m in enumerate(memory):
         say(
-            f"worker {i}: peak RSS {m.peak_mb():.0f} MB (worker and work horse), "
-            f"{m.at_mb(0.25):.0f} MB a quarter of the way, {m.at_mb(0.99):.0f} MB at the end "
+            f"worker {i}: peak {m.peak_mb():.0f} MB PSS (the worker and its child processes), "
+            f"{m.at_mb(0.25):.0f} MB a quarter of the way, {m.at_mb(0.99):.0f} MB at the end; "
+            f"the worker's own peak RSS {peak_rss[i]:.0f} MB "
             f"— target < {TARGET_RSS_MB} MB: {verdict(m.peak_mb() < TARGET_RSS_MB)}"
         )
+    per = 1e6 / reach
+    # PostgreSQL's short-lived backends leave no trace in /proc: count it as the
+    # machine's busy time that the other processes do not account for.
+    rest = cpu["machine busy"] - cpu["workers"] - cpu["mock gateway"] - cpu["redis"]
+    say(
+        f"CPU per recipient: workers {cpu['workers'] * per:.0f} µs, mock gateway "
+        f"{cpu['mock gateway'] * per:.0f} µs, Redis {cpu['redis'] * per:.0f} µs, PostgreSQL "
+        f"and the rest {rest * per:.0f} µs; machine busy "
+        f"{cpu['machine busy'] / max(cpu['machine'], 1e-9):.0%} of {os.cpu_count()} cores"
+    )
     ok = (
         status == "done"
         and counts.get("sent", 0) == reach
@@ -343,7 +391,9 @@ def main() -> int:
                 "ceiling_per_s": limit,
                 "end_to_end_per_s": e2e,
                 "seconds": elapsed,
-                "peak_rss_mb": [m.peak_mb() for m in memory],
+                "peak_pss_mb": [m.peak_mb() for m in memory],
+                "worker_peak_rss_mb": peak_rss,
+                "cpu_seconds": cpu,
                 "rss_quarter_mb": [m.at_mb(0.25) for m in memory],
                 "rss_end_mb": [m.at_mb(0.99) for m in memory],
                 "rows": counts,
