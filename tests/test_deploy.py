@@ -35,12 +35,15 @@ def test_workers_freeze_what_the_app_built_and_again_after_warming_up(
         conf["post_worker_init"](worker)
         first = gc.get_freeze_count()
         assert first > 0 and worker.ngazi_requests == 0
-        kept = [object() for _ in range(1000)]  # what the first requests leave behind
+        kept = [[] for _ in range(1000)]  # what the first requests leave behind (GC-tracked)
         for _ in range(2):
             conf["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() == first  # not yet
+        # Not yet refrozen. (Frozen objects that die leave the count: other
+        # tests' threads may still be finishing, so it can only be said to not grow.)
+        assert gc.get_freeze_count() <= first
         conf["post_request"](worker, None, {}, None)
-        assert worker.ngazi_requests == 3 and gc.get_freeze_count() > first
+        assert worker.ngazi_requests == 3
+        assert gc.get_freeze_count() > first + len(kept) // 2  # the kept objects too
         assert kept
     finally:
         gc.unfreeze()
