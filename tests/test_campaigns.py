@@ -25,7 +25,7 @@ from domain.sms import inbox
 from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area, set_topic
 from models import Area, Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
 from tests.factories import DEMO_CADRE, DEMO_PIN, create_completed_household, household, member
-from workers import QUEUES, set_worker_app
+from workers import CAMPAIGNS, QUEUES, queue, set_worker_app
 from workers import campaigns as jobs
 
 PRICE = "KES 0.80"
@@ -285,6 +285,27 @@ def test_a_batch_in_quiet_hours_waits_for_their_end(
         assert deferred == [datetime(2026, 12, 2, 4, 0, tzinfo=UTC)]
         assert {r.status for r in _rows(c.id)} == {SmsStatus.QUEUED}
         assert gateway.request_count == 0
+
+
+def test_quiet_hours_hold_a_campaign_until_the_tick_after_they_end(
+    app: Flask, gateway: MockGateway
+) -> None:
+    """No stubs: in the embedded default the deferred batch is not re-run at once
+    (it would find quiet hours again, forever); the tick sends it when due."""
+    with app.app_context():
+        with freeze_time("2026-12-01 18:00:00"):  # 21:00 in Nairobi
+            numbers = _people(2, "Ahero")
+            c = _campaign(quiet_hours="20:00-07:00")
+            _send(c)
+            jobs.plan_campaign(c.id)
+            assert {r.status for r in _rows(c.id)} == {SmsStatus.QUEUED}
+            assert gateway.request_count == 0
+        with freeze_time("2026-12-02 05:00:00"):  # 08:00: the tick finds it stalled
+            assert jobs.tick()["requeued"] == 2
+            for queued in queue(CAMPAIGNS).jobs:  # with Redis: run what the tick enqueued
+                jobs.send_batch(*queued.args)
+        assert {r.status for r in _rows(c.id)} == {SmsStatus.SENT}
+        assert [gateway.accepted(n) for n in numbers] == [1, 1]
 
 
 # -- planning and sending ---------------------------------------------------------------

@@ -101,17 +101,21 @@ def resume_work(db: Session, campaign: Campaign) -> None:
 def _enqueue_batch(
     campaign_id: int, group: Group, first_id: int, last_id: int, at: datetime | None
 ) -> None:
-    """Enqueue ``send_batch`` for the group's rows with ids ``first_id..last_id``
-    (at ``at`` when that is later than now and RQ's scheduler is there)."""
+    """Enqueue ``send_batch`` for the group's rows with ids ``first_id..last_id``,
+    at ``at`` when that is later than now. Without Redis (jobs inline, no
+    scheduler) a batch for later is not run now: ``flask campaign tick`` sends
+    its rows once they are due."""
     q = queue(CAMPAIGNS)
     kwargs: dict[str, Any] = {
         "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         "job_timeout": 600,
         "result_ttl": 60,
     }
-    if at is not None and at > utcnow() and current_app.config["REDIS_URL"]:
+    later = at is not None and at > utcnow()
+    if later and current_app.config["REDIS_URL"]:
+        assert at is not None
         q.enqueue_at(at, send_batch, campaign_id, *group, first_id, last_id, **kwargs)
-    else:
+    elif not later:
         q.enqueue(send_batch, campaign_id, *group, first_id, last_id, **kwargs)
 
 
