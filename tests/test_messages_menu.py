@@ -13,10 +13,10 @@ from domain.subscribers import TOPICS, opt_out, set_topic
 from domain.translation import LANGUAGES, gettext_for
 from menus import MENUS
 from menus.context import Context
-from menus.engine import RESTARTED, Engine
-from menus.screen import page_at, size
+from menus.engine import Engine
 from menus.session import SessionState
 from models import Subscriber, Subscription
+from tests.screens import check_every_page
 
 CALLER = "+254700000101"
 
@@ -173,20 +173,7 @@ def test_every_messages_screen_fits_in_every_language(app: Flask, language: str)
         for name, data in _messages_contexts():
             state = SessionState(CALLER, 1, language, "messages", name, data=dict(data))
             ctx = Context("s", CALLER, 1, language, db, gettext_for(language), data=state.data)
-            for notice in (None, RESTARTED):
-                ctx.notice = notice
-                for invalid in (False, True):
-                    state.offset = 0
-                    while True:
-                        answer = engine.render(state, ctx, invalid=invalid)
-                        assert size(answer).fits(engine.limits), (name, data, answer)
-                        assert "\n\n" not in answer and not answer.endswith("\n")
-                        checked += 1
-                        pages = engine.pages(state, ctx)
-                        shown = page_at(pages, state.offset)
-                        if pages[shown].last:
-                            break
-                        state.offset = pages[shown + 1].start
+            checked += check_every_page(engine, state, ctx, (name, data))
     assert checked >= 48
 
 
