@@ -5,6 +5,7 @@ in ``test_campaign_workers.py``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -431,6 +432,59 @@ def test_gateway_failure_releases_the_claims_for_a_retry(
         gateway.http_status = 201
         jobs.send_batch(*batches[0])
         assert {(r.status, r.attempts) for r in _rows(c.id)} == {(SmsStatus.SENT, 2)}
+
+
+def test_a_timeout_after_the_request_went_out_sends_nobody_twice(
+    app: Flask,
+    client: Any,
+    gateway: MockGateway,
+    batches: list[Batch],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway took the messages but its answer came too late: the claims are
+    kept (not released for the retry), and the delivery reports settle them."""
+    monkeypatch.setitem(app.config, "AT_SMS_TIMEOUT", 0.3)
+    with app.app_context():
+        numbers = _people(2, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+        cid = c.id
+        gateway.latency = 0.6
+        with pytest.raises(GatewayUnavailable) as failed:
+            jobs.send_batch(*batches[0])
+        assert failed.value.maybe_sent
+        gateway.latency = 0.0
+        assert jobs.send_batch(*batches[0]) == {}  # RQ's retry: nothing to claim
+        assert {r.status for r in _rows(c.id)} == {SmsStatus.SENDING}
+        deadline = time.monotonic() + 5
+        while gateway.accepted_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the mock finishes the request the worker gave up on
+    for i, number in enumerate(numbers):
+        report = {"id": f"ATXid_late{i}", "status": "Success", "phoneNumber": number}
+        assert client.post("/sms/delivery", data=report).get_data(as_text=True) == "updated"
+    with app.app_context():
+        assert {(r.status, r.attempts) for r in _rows(cid)} == {(SmsStatus.DELIVERED, 1)}
+        assert [gateway.accepted(n) for n in numbers] == [1, 1]
+
+
+def test_a_stop_during_the_throttle_wait_is_honoured(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        numbers = _people(3, "Ahero")
+        c = _campaign()
+        _send(c)
+        jobs.plan_campaign(c.id)
+
+        def stop_arrives(messages: int) -> float:  # while the batch waits its turn
+            opt_out(db_session(), numbers[0], "sms")
+            db_session().commit()
+            return 1.0
+
+        monkeypatch.setattr(jobs, "throttle", stop_arrives)
+        assert jobs.send_batch(*batches[0]) == {"skipped": 1, "sent": 2}
+        assert gateway.accepted(numbers[0]) == 0
 
 
 def test_per_recipient_gateway_errors_retry_only_those(

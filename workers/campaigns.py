@@ -253,9 +253,11 @@ def send_batch(
     of at most ``SMS_BATCH_SIZE`` numbers).
 
     Returns counts by outcome (``sent``, ``rejected``, ``skipped``, ``retry``).
-    Raises ``GatewayUnavailable`` or ``RetryLater`` (claims released) so RQ tries
-    again with backoff; rows still queued after the last retry are found by the
-    tick.
+    Raises ``GatewayUnavailable`` or ``RetryLater`` so RQ tries again with
+    backoff: claims are released, except those the gateway may have taken (a
+    timeout after the request went out), which a delivery report or the tick
+    settles, so nobody is sent twice. Rows still queued after the last retry
+    are found by the tick.
     """
     db = db_session()
     campaign = db.get(Campaign, campaign_id)
@@ -269,27 +271,93 @@ def send_batch(
         counts["deferred"] = 1
         return counts
     area = OutboundSms.area_id.is_(None) if area_id is None else OutboundSms.area_id == area_id
+    mine = (
+        OutboundSms.campaign_id == campaign_id,
+        OutboundSms.language == language,
+        area,
+        OutboundSms.id >= first_id,
+        OutboundSms.id <= last_id,
+        OutboundSms.status == SmsStatus.QUEUED,
+        (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
+    )
+    left = db.scalar(select(func.count()).where(*mine)) or 0
+    body = campaigns.text_of(db, campaign, language, area_id)
+    sender = sms_sender(current_app.config)
+    config = current_app.config
+    size = max(1, min(config["SMS_BATCH_SIZE"], config["SMS_RATE"] or config["SMS_BATCH_SIZE"]))
+    retry: list[int] = []
+    while left > 0:
+        # Wait for the throttle first, then claim: a claim is never held
+        # through a wait, and a STOP that arrives meanwhile is seen.
+        want = min(size, left)
+        throttle(want)
+        db.refresh(campaign)
+        if campaign.status is not CampaignStatus.SENDING:  # paused or cancelled meanwhile
+            break
+        rows = _claim(db, campaign_id, mine, want, counts)
+        left -= want
+        if rows is None:
+            break
+        if not rows:  # every one of them opted out
+            continue
+        try:
+            answers = sender.send_bulk([msisdn for _, msisdn in rows], body)
+        except GatewayUnavailable as exc:
+            if not exc.maybe_sent:  # the gateway took nothing: they wait for the retry
+                _release(db, [row_id for row_id, _ in rows] + retry)
+            else:  # it may have: a delivery report or the tick settles them
+                _release(db, retry)
+                log.warning(
+                    "campaign %s: %s claims left to reconcile: %s", campaign_id, len(rows), exc
+                )
+            raise
+        retry_ids, out_of_balance = _record(
+            db, campaign.id, sender.name, body, rows, answers, counts
+        )
+        retry += retry_ids
+        if out_of_balance:
+            _release(db, retry)
+            counts["retry"] += len(retry)
+            _pause_for_balance(db, campaign)
+            return counts
+    if retry:
+        _release(db, retry)
+        counts["retry"] += len(retry)
+        raise RetryLater(f"campaign {campaign_id}: {len(retry)} recipients to try again")
+    _finish_if_done(db, campaign)
+    return counts
+
+
+def _claim(
+    db: Session, campaign_id: int, mine: tuple[Any, ...], limit: int, counts: dict[str, int]
+) -> list[tuple[int, str]] | None:
+    """Claim up to ``limit`` of the batch's queued rows (``queued`` → ``sending``,
+    committed before the gateway is called) and skip those whose number opted out
+    since planning. Returns ``(id, msisdn)`` of the rows to send now, or None when
+    none were left to claim."""
+    now = utcnow()
     opted_out = (
         select(Subscriber.opted_out)
         .where(Subscriber.id == OutboundSms.subscriber_id)
         .scalar_subquery()
     )
+    pick = (
+        select(OutboundSms.id)
+        .where(*mine)
+        .order_by(OutboundSms.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     claimed = db.execute(
         update(OutboundSms)
-        .where(
-            OutboundSms.campaign_id == campaign_id,
-            OutboundSms.language == language,
-            area,
-            OutboundSms.id >= first_id,
-            OutboundSms.id <= last_id,
-            OutboundSms.status == SmsStatus.QUEUED,
-            (OutboundSms.not_before.is_(None)) | (OutboundSms.not_before <= now),
-        )
+        .where(OutboundSms.id.in_(pick.scalar_subquery()), OutboundSms.status == SmsStatus.QUEUED)
         .values(status=SmsStatus.SENDING, claimed_at=now, attempts=OutboundSms.attempts + 1)
         .returning(OutboundSms.id, OutboundSms.msisdn, opted_out.label("opted_out"))
         .execution_options(synchronize_session=False)
     ).all()
     db.commit()
+    if not claimed:
+        return None
     opted = [row.id for row in claimed if row.opted_out]
     if opted:  # opted out since planning: never sent
         db.execute(
@@ -301,45 +369,7 @@ def send_batch(
         db.commit()
         counts["skipped"] += len(opted)
         _count_pending(campaign_id, -len(opted))
-        claimed = [row for row in claimed if not row.opted_out]
-    if not claimed:
-        _finish_if_done(db, campaign)
-        return counts
-
-    body = campaigns.text_of(db, campaign, language, area_id)
-    sender = sms_sender(current_app.config)
-    config = current_app.config
-    size = max(1, min(config["SMS_BATCH_SIZE"], config["SMS_RATE"] or config["SMS_BATCH_SIZE"]))
-    rows = [(row.id, row.msisdn) for row in claimed]
-    pending = [rows[i : i + size] for i in range(0, len(rows), size)]
-    retry: list[int] = []
-    paused = False
-    try:
-        while pending:
-            throttle(len(pending[0]))
-            answers = sender.send_bulk([msisdn for _, msisdn in pending[0]], body)
-            retry_ids, out_of_balance = _record(
-                db, campaign.id, sender.name, body, pending.pop(0), answers, counts
-            )
-            retry += retry_ids
-            if out_of_balance:
-                paused = True
-                break
-    except GatewayUnavailable:
-        _release(db, [row_id for chunk in pending for row_id, _ in chunk] + retry)
-        raise
-    if pending:  # stopped early (no balance): these wait for resume
-        _release(db, [row_id for chunk in pending for row_id, _ in chunk])
-    if retry:
-        _release(db, retry)
-        counts["retry"] += len(retry)
-    if paused:
-        _pause_for_balance(db, campaign)
-        return counts
-    if retry:
-        raise RetryLater(f"campaign {campaign_id}: {len(retry)} recipients to try again")
-    _finish_if_done(db, campaign)
-    return counts
+    return [(row.id, row.msisdn) for row in claimed if not row.opted_out]
 
 
 def _record(

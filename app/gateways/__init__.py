@@ -13,7 +13,16 @@ INSUFFICIENT_BALANCE = 405
 
 
 class GatewayUnavailable(RuntimeError):
-    """The gateway could not take the message now (timeout, 5xx, no balance); retry later."""
+    """The gateway could not take the message now (timeout, 5xx, no balance); retry later.
+
+    ``maybe_sent`` is True when the request reached the gateway and its answer
+    was lost (a read timeout, a 201 whose body could not be read): the gateway
+    may have taken the messages, so sending them again could send them twice.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class SendResult(NamedTuple):

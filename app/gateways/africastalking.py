@@ -131,9 +131,12 @@ class AfricasTalkingSms:
         ``REJECTED`` (403 ``InvalidPhoneNumber``) without reaching the gateway; one
         the answer leaves out gets status None, to be retried. Raises
         ``GatewayUnavailable`` for a timeout (``timeout`` seconds), a connection
-        error, an HTTP status other than 201 or a malformed answer."""
+        error, an HTTP status other than 201 or a malformed answer; its
+        ``maybe_sent`` says whether the gateway may have taken the messages (a
+        read timeout, an unreadable 201)."""
         from africastalking.Service import AfricasTalkingException, validate_phone
-        from requests import RequestException
+        from requests import JSONDecodeError, RequestException
+        from requests.exceptions import ChunkedEncodingError, ReadTimeout
 
         # SMSService.send raises ValueError for the whole request when one number
         # fails validate_phone; applying the same test first keeps one bad number
@@ -146,7 +149,10 @@ class AfricasTalkingSms:
                     body, valid, sender_id=self._sender_id, timeout=self._timeout
                 )
             except (AfricasTalkingException, RequestException) as exc:
-                raise GatewayUnavailable(str(exc)[:200]) from exc
+                # The request went out and no answer came back (or a 201 that
+                # could not be read): the gateway may have taken the messages.
+                lost = isinstance(exc, ReadTimeout | ChunkedEncodingError | JSONDecodeError)
+                raise GatewayUnavailable(str(exc)[:200], maybe_sent=lost) from exc
             for recipient in _recipients(answer):
                 answered.setdefault(recipient.msisdn, []).append(recipient)
         results = []
@@ -191,8 +197,10 @@ def _recipients(answer: Any) -> list[BulkRecipient]:
         if not isinstance(raw, list):
             raise TypeError("Recipients is not a list")
         return [_recipient(r) for r in raw]
-    except (TypeError, KeyError, ValueError) as exc:
-        raise GatewayUnavailable(f"unexpected answer: {str(answer)[:200]}") from exc
+    except (TypeError, KeyError, ValueError) as exc:  # a 201 we cannot read: maybe taken
+        raise GatewayUnavailable(
+            f"unexpected answer: {str(answer)[:200]}", maybe_sent=True
+        ) from exc
 
 
 def _recipient(raw: Any) -> BulkRecipient:
