@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from domain import keywords
 from domain.sms import queue_sms
 from domain.sql import upsert
-from domain.subscribers import opt_in, opt_out
+from domain.subscribers import opt_in, opt_out, superseded
 from domain.translation import N_, gettext_for
 from models import InboundSms, InboundStatus, Subscriber
 from models.base import utcnow
@@ -51,8 +51,8 @@ class Received(NamedTuple):
 
 
 class Processed(NamedTuple):
-    outcome: str  # "opt-out", "opt-in" or "help"
-    reply_id: int  # the outbound SMS answering it
+    outcome: str  # "opt-out", "opt-in", "help", "superseded" or "ignored"
+    reply_id: int | None  # the outbound SMS answering it (None: no reply)
     reply_pending: bool  # the reply still waits to be sent: enqueue ``send_sms``
 
 
@@ -98,7 +98,9 @@ def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | N
         update(InboundSms)
         .where(InboundSms.id == inbound_id, InboundSms.status.in_(CLAIMABLE))
         .values(status=InboundStatus.PROCESSED, processed_at=utcnow(), error=None)
-        .returning(InboundSms.gateway_id, InboundSms.msisdn, InboundSms.text)
+        .returning(
+            InboundSms.gateway_id, InboundSms.msisdn, InboundSms.text, InboundSms.received_at
+        )
     ).first()
     if claimed is None:
         db.rollback()
@@ -106,20 +108,38 @@ def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | N
     found = keywords.match(claimed.text)
     language = reply_language(db, claimed.msisdn, found)
     gettext = gettext_for(language)
-    if found is not None and found.name == "stop":
-        opt_out(db, claimed.msisdn, "sms")
-        outcome, body = "opt-out", gettext(MSG_OPTED_OUT)
-    elif found is not None and found.name == "start":
-        opt_in(db, claimed.msisdn)
+    name = found.name if found is not None else None
+    at = claimed.received_at
+    body: str | None
+    if name in ("stop", "start") and superseded(db, claimed.msisdn, at):
+        # An older STOP or START processed late (a retry): a later wish stands.
+        outcome, body = "superseded", None
+    elif name == "stop":
+        # One confirmation: a STOP from a number already opted out (a repeat,
+        # or a number the network blacklisted) gets none.
+        changed = opt_out(db, claimed.msisdn, "sms", at=at)
+        outcome, body = "opt-out", gettext(MSG_OPTED_OUT) if changed else None
+    elif name == "start":
+        opt_in(db, claimed.msisdn, at=at)
         outcome, body = "opt-in", gettext(MSG_OPTED_IN)
+    elif name != "help" and _opted_out(db, claimed.msisdn):
+        # Someone who said STOP gets nothing unasked: only HELP is answered.
+        outcome, body = "ignored", None
     else:  # HELP, empty, emoji, and keywords not handled yet (JOBS, CANCEL, …)
         outcome, body = "help", gettext(MSG_HELP) % {"code": service_code}
     db.execute(update(InboundSms).where(InboundSms.id == inbound_id).values(outcome=outcome))
+    if body is None:
+        db.commit()
+        return Processed(outcome, None, False)
     # queue_sms commits: the claim, the opt-out and the reply land together.
     queued = queue_sms(
         db, msisdn=claimed.msisdn, body=body, dedup_key=f"inbound:{claimed.gateway_id}"
     )
     return Processed(outcome, queued.id, queued.pending)
+
+
+def _opted_out(db: Session, msisdn: str) -> bool:
+    return bool(db.scalar(select(Subscriber.opted_out).where(Subscriber.msisdn == msisdn)))
 
 
 def reply_language(db: Session, msisdn: str, keyword: keywords.Keyword | None) -> str:

@@ -3,7 +3,8 @@
 ``match`` reads the first word of a text the way people type it on a basic
 phone: any case, spaces and punctuation around it, words after it ("Stop
 please"), accents or not ("arrêt", "ARRET"), full-width forms (NFKC). A keyword
-is a whole word, never part of one: "STOPPED" is not STOP, "Ending" is not END.
+is a whole word, never part of one: "STOPPED" is not STOP, "Ending" is not END;
+END and QUIT count only as the whole text ("end of season prices?" is not).
 Chinese is written without spaces, so its keywords match as a prefix of the
 text with spaces and punctuation removed ("退订谢谢" is 退订).
 """
@@ -38,7 +39,7 @@ VOCABULARY: dict[str, dict[str, tuple[str, ...]]] = {
         "help": ("MSAADA", "SAIDIA"),
     },
     "fr": {
-        "stop": ("ARRET", "ARRÊT", "STOP", "DESABONNER", "DÉSABONNER"),
+        "stop": ("ARRET", "ARRÊT", "ARRETE", "ARRÊTE", "ARRETEZ", "STOP", "DESABONNER"),
         "start": ("DEMARRER", "DÉMARRER", "REPRENDRE"),
         "help": ("AIDE",),
     },
@@ -48,6 +49,10 @@ VOCABULARY: dict[str, dict[str, tuple[str, ...]]] = {
         "help": ("帮助",),
     },
 }
+
+#: Words that opt out only as the whole message: "END" or "Quit." is a wish,
+#: "end of season prices?" or "quit smoking tips" is not.
+ALONE_ONLY = frozenset({("end",), ("quit",)})
 
 # CJK ideographs (the unified blocks and compatibility ideographs) form words of
 # their own: "TD退订" is two words, so TD still starts it.
@@ -99,8 +104,9 @@ def match(text: str) -> Keyword | None:
     if not words:
         return None
     for n in range(min(_LONGEST, len(words)), 0, -1):
-        found = _BY_WORDS.get(tuple(words[:n]))
-        if found is not None:
+        key = tuple(words[:n])
+        found = _BY_WORDS.get(key)
+        if found is not None and (key not in ALONE_ONLY or len(words) == n):
             return found
     if _is_cjk(words[0]):
         compact = "".join(words)

@@ -3,7 +3,9 @@ the topics they get SMS about."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.phone import normalise_msisdn
@@ -55,33 +57,48 @@ TOPICS = ("policies", "health", "education", "jobs")
 OPT_OUT_SOURCES = ("sms", "ussd", "gateway", "blacklist", "cli")
 
 
-def opt_out(db: Session, msisdn: str, source: str) -> bool:
+def opt_out(db: Session, msisdn: str, source: str, *, at: datetime | None = None) -> bool:
     """Opt the E.164 ``msisdn`` out of every campaign at once, creating its
     subscriber row if it has none (an opt-out is kept even for a number we have
-    never heard from). ``source`` is one of ``OPT_OUT_SOURCES``. Returns whether
-    the number was opted in before. Campaigns check this flag when each message
-    is sent, so messages already queued are skipped too. Does not commit."""
+    never heard from). ``source`` is one of ``OPT_OUT_SOURCES``; ``at`` is when
+    the wish was expressed (an SMS's arrival; default now): a wish older than
+    the last change (a START sent after it) is ignored. Returns whether the
+    number was opted in before and now is not. Campaigns check this flag when
+    each message is sent, so messages already queued are skipped too. Does not
+    commit."""
     if source not in OPT_OUT_SOURCES:
         raise ValueError(f"unknown opt-out source {source!r}")
+    return _change_opt(db, msisdn, True, at, opted_out_at=utcnow(), opt_out_source=source)
+
+
+def opt_in(db: Session, msisdn: str, *, at: datetime | None = None) -> bool:
+    """Let the E.164 ``msisdn`` get campaigns again (START); ``at`` as for
+    ``opt_out``: a START older than the last change (a later STOP) is ignored.
+    Returns whether it had opted out and now has not. When and how it opted out
+    are kept. Does not commit."""
+    return _change_opt(db, msisdn, False, at)
+
+
+def _change_opt(db: Session, msisdn: str, out: bool, at: datetime | None, **values: object) -> bool:
+    at = at or utcnow()
     get_or_create_subscriber(db, msisdn)
     changed = db.execute(
         update(Subscriber)
-        .where(Subscriber.msisdn == msisdn, Subscriber.opted_out.is_(False))
-        .values(opted_out=True, opted_out_at=utcnow(), opt_out_source=source)
+        .where(
+            Subscriber.msisdn == msisdn,
+            Subscriber.opted_out.is_(not out),
+            or_(Subscriber.opt_changed_at.is_(None), Subscriber.opt_changed_at <= at),
+        )
+        .values(opted_out=out, opt_changed_at=at, **values)
     )
     return bool(changed.rowcount)  # type: ignore[attr-defined]
 
 
-def opt_in(db: Session, msisdn: str) -> bool:
-    """Let the E.164 ``msisdn`` get campaigns again (START). Returns whether it
-    had opted out. When and how it opted out are kept. Does not commit."""
-    get_or_create_subscriber(db, msisdn)
-    changed = db.execute(
-        update(Subscriber)
-        .where(Subscriber.msisdn == msisdn, Subscriber.opted_out.is_(True))
-        .values(opted_out=False)
-    )
-    return bool(changed.rowcount)  # type: ignore[attr-defined]
+def superseded(db: Session, msisdn: str, at: datetime) -> bool:
+    """Whether the number's opt-out or opt-in changed after ``at`` (an older
+    STOP or START arriving late must not undo it)."""
+    changed = db.scalar(select(Subscriber.opt_changed_at).where(Subscriber.msisdn == msisdn))
+    return changed is not None and changed > at
 
 
 def is_opted_out(db: Session, subscriber_id: int) -> bool:

@@ -23,6 +23,9 @@ class Subscriber(PinProtected, Base):
     # blacklisted number); kept when the subscriber opts back in.
     opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     opt_out_source: Mapped[str | None] = mapped_column(String(16))
+    # When the wish behind the latest opt-out or opt-in was expressed (an SMS's
+    # arrival): an older STOP or START processed late never overrides it.
+    opt_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Home village: the household the subscriber heads, or None until known.
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

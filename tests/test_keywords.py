@@ -103,3 +103,20 @@ def test_every_vocabulary_word_matches_itself() -> None:
                 # STOP is both English and French: it belongs to the first listed.
                 expected_language = "en" if spelling == "STOP" else language
                 assert found == Keyword(name, expected_language), spelling
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("END", Keyword("stop", "en")),
+        ("quit.", Keyword("stop", "en")),
+        ("End of season prices?", None),
+        ("quit smoking tips", None),
+        ("arrête svp", Keyword("stop", "fr")),
+        ("Arrêtez", Keyword("stop", "fr")),
+    ],
+)
+def test_end_and_quit_only_alone_and_french_imperatives(
+    text: str, expected: Keyword | None
+) -> None:
+    assert match(text) == expected

@@ -201,6 +201,47 @@ def test_raw_message_is_kept_when_processing_fails_and_a_retry_processes_it(
     assert runner.invoke(args=["sms", "retry-inbound"]).output == "enqueued 0 inbound messages\n"
 
 
+def test_an_older_start_retried_after_a_later_stop_leaves_the_number_opted_out(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("database blip")
+
+    monkeypatch.setattr(domain.inbound, "opt_in", broken)
+    client.post("/sms/inbound", data=_form("ATXid_start", "START"))
+    _run_jobs(app)
+    monkeypatch.undo()
+    client.post("/sms/inbound", data=_form("ATXid_stop", "STOP"))
+    _run_jobs(app)
+    assert app.test_cli_runner().invoke(args=["sms", "retry-inbound"]).exit_code == 0
+    _run_jobs(app)  # the START, processed after the STOP that came later
+    outcomes = {row.gateway_id: row.outcome for row in _inbound(app)}
+    assert outcomes == {"ATXid_start": "superseded", "ATXid_stop": "opt-out"}
+    subscriber = _subscriber(app, MSISDN)
+    assert subscriber is not None and subscriber.opted_out
+    assert [r.body for r in _replies(app)] == [OPTED_OUT]
+
+
+def test_a_repeated_stop_is_confirmed_once(app: Flask, client: FlaskClient) -> None:
+    client.post("/sms/inbound", data=_form("ATXid_s1", "STOP"))
+    client.post("/sms/inbound", data=_form("ATXid_s2", "stop!"))
+    _run_jobs(app)
+    assert [row.outcome for row in _inbound(app)] == ["opt-out", "opt-out"]
+    assert [r.body for r in _replies(app)] == [OPTED_OUT]
+
+
+def test_an_opted_out_number_gets_no_reply_unless_it_asks_for_help(
+    app: Flask, client: FlaskClient
+) -> None:
+    client.post("/sms/inbound", data=_form("ATXid_o1", "STOP"))
+    client.post("/sms/inbound", data=_form("ATXid_o2", "hello, any maize buyers?"))
+    client.post("/sms/inbound", data=_form("ATXid_o3", "HELP"))
+    _run_jobs(app)
+    outcomes = [row.outcome for row in _inbound(app)]
+    assert outcomes == ["opt-out", "ignored", "help"]
+    assert [r.body for r in _replies(app)] == [OPTED_OUT, HELP]
+
+
 def test_redis_down_still_answers_200_and_the_row_waits_for_a_retry(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ def process_inbound(inbound_id: int) -> str:
     db = db_session()
     try:
         done = inbound.process(db, inbound_id, service_code=current_app.config["USSD_SERVICE_CODE"])
-        if done is not None and done.reply_pending:
+        if done is not None and done.reply_pending and done.reply_id is not None:
             enqueue(SMS, send_sms, done.reply_id)
     except Exception as exc:
         db.rollback()

@@ -168,6 +168,7 @@ def upgrade() -> None:
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.add_column(sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("opt_out_source", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("opt_changed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("area_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_subscriber_area_id"), ["area_id"], unique=False)
         batch_op.create_foreign_key(
@@ -182,6 +183,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_subscriber_area_id_area"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_subscriber_area_id"))
         batch_op.drop_column("area_id")
+        batch_op.drop_column("opt_changed_at")
         batch_op.drop_column("opt_out_source")
         batch_op.drop_column("opted_out_at")
 
