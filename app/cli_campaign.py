@@ -19,7 +19,11 @@ from app.db import db_session
 from domain import campaigns
 from domain.campaigns import Audience, CampaignError
 from models import Area, Campaign
+from models.base import utcnow
 from workers import campaigns as campaign_jobs
+
+#: A campaign id as the database keeps it (a 32-bit integer).
+CAMPAIGN_ID = click.IntRange(1, 2**31 - 1)
 
 
 def init_app(app: Flask) -> None:
@@ -42,14 +46,20 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def find_area(spec: str) -> Area:
-    """An area by name or path (``"Nyanza"``, ``"Kisumu"``, ``"Kisumu/Ahero"``)."""
+    """An area by name or path (``"Nyanza"``, ``"Kisumu"``, ``"Kisumu/Ahero"``,
+    ``"Nyanza/Kisumu/Ahero"``): every name given must be an ancestor in turn."""
     db = db_session()
     *parents, name = [part.strip() for part in spec.split("/")]
-    found = [
-        a
-        for a in db.scalars(select(Area).where(Area.name == name))
-        if not parents or (a.parent is not None and a.parent.name == parents[-1])
-    ]
+
+    def under(area: Area) -> bool:
+        node = area.parent
+        for parent in reversed(parents):
+            if node is None or node.name != parent:
+                return False
+            node = node.parent
+        return True
+
+    found = [a for a in db.scalars(select(Area).where(Area.name == name)) if under(a)]
     if not found:
         raise click.BadParameter(f"no area {spec!r}", param_hint="--area")
     if len(found) > 1:
@@ -57,16 +67,22 @@ def find_area(spec: str) -> Area:
     return found[0]
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _echo_preview(preview: campaigns.Preview) -> None:
     click.echo(
         f"recipients: {preview.recipients}  SMS parts: {preview.sms}  "
         f"estimated cost: {preview.currency} {preview.cost}"
     )
+    if preview.recipients == 0:
+        click.echo("  nobody: no subscriber fits this audience now")
     for lp in preview.languages:
         text_note = "" if lp.template_language == lp.language else f" (gets {lp.template_language})"
         click.echo(
-            f"  {lp.language}{text_note}: {lp.recipients} recipients, "
-            f"{lp.parts} part(s) each, {lp.encoding}; {lp.sms} SMS"
+            f"  {lp.language}{text_note}: {_n(lp.recipients, 'recipient')}, "
+            f"{_n(lp.parts, 'part')} each, {lp.encoding}; {lp.sms} SMS"
         )
         click.echo(f"    {lp.sample}")
         if lp.warning:
@@ -114,6 +130,8 @@ def campaign_create(
             rule_value = json.loads(rule)
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--rule") from exc
+        except RecursionError as exc:
+            raise click.BadParameter("nested too deep", param_hint="--rule") from exc
     local = None
     if send_at:
         try:
@@ -160,7 +178,8 @@ def _preview_and_maybe_send(campaign: Campaign, send: bool) -> None:
         db.rollback()
         raise click.ClickException(str(exc)) from exc
     campaign_jobs.start(db, campaign)
-    when = f"at {campaign.send_at:%Y-%m-%d %H:%M} UTC" if campaign.send_at else "now"
+    later = campaign.send_at is not None and campaign.send_at > utcnow()
+    when = f"at {campaign.send_at:%Y-%m-%d %H:%M} UTC" if later else "now"
     click.echo(f"campaign {campaign.id} scheduled {when}")
 
 
@@ -172,7 +191,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 @campaign_group.command("preview")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_preview(campaign_id: int) -> None:
     """Recipients now, SMS parts per language and the estimated cost."""
@@ -183,7 +202,7 @@ def campaign_preview(campaign_id: int) -> None:
 
 
 @campaign_group.command("send")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_send(campaign_id: int) -> None:
     """Schedule a draft (now, or at its send time)."""
@@ -193,13 +212,14 @@ def campaign_send(campaign_id: int) -> None:
 @campaign_group.command("list")
 @with_appcontext
 def campaign_list() -> None:
-    """Every campaign, newest first."""
+    """Every campaign, newest first: id, status, recipients planned, name."""
+    click.echo("id\tstatus\tplanned\tname")
     for c in db_session().scalars(select(Campaign).order_by(Campaign.id.desc())):
         click.echo(f"{c.id}\t{c.status.value}\t{c.planned}\t{c.name}")
 
 
 @campaign_group.command("show")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_show(campaign_id: int) -> None:
     """Status and delivery funnel, as JSON."""
@@ -227,7 +247,7 @@ def campaign_show(campaign_id: int) -> None:
 
 
 @campaign_group.command("pause")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_pause(campaign_id: int) -> None:
     """Stop sending; queued messages wait for resume."""
@@ -239,7 +259,7 @@ def campaign_pause(campaign_id: int) -> None:
 
 
 @campaign_group.command("resume")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_resume(campaign_id: int) -> None:
     """Take a paused campaign up again."""
@@ -253,7 +273,7 @@ def campaign_resume(campaign_id: int) -> None:
 
 
 @campaign_group.command("cancel")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=CAMPAIGN_ID)
 @with_appcontext
 def campaign_cancel(campaign_id: int) -> None:
     """Cancel: messages not yet sent are skipped."""
@@ -263,12 +283,14 @@ def campaign_cancel(campaign_id: int) -> None:
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from exc
     db.commit()
-    click.echo(f"campaign {campaign_id} cancelled; {skipped} messages not sent")
+    click.echo(f"campaign {campaign_id} cancelled; {_n(skipped, 'message')} not sent")
 
 
 @campaign_group.command("tick")
 @with_appcontext
 def campaign_tick() -> None:
     """Start due campaigns, recover lost work, finish what is done (a worker runs
-    this every minute; cron it in the embedded default)."""
+    this every minute; cron it in the embedded default). Prints what it did as
+    JSON: started, reconciled (claims put back), replanned, requeued (rows),
+    finished; ``{}`` when there was nothing to do."""
     click.echo(json.dumps(campaign_jobs.tick()))

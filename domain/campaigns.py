@@ -29,12 +29,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, and_, exists, func, literal, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain import eligibility
 from domain.sms_encoding import analyse
-from domain.sms_templates import TemplateError, render, validate
+from domain.sms_templates import RECIPIENT_FIELDS, TemplateError, placeholders, render, validate
 from domain.subscribers import TOPICS
 from domain.translation import LANGUAGES
 from models import (
@@ -53,6 +54,9 @@ from models.base import utcnow
 
 #: A campaign spread over more hours than this is a mistake, not a plan.
 MAX_SPREAD_HOURS = 72
+
+#: C0 controls but newline, and DEL: not text a phone shows (PostgreSQL refuses NUL).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 class CampaignError(ValueError):
@@ -148,14 +152,28 @@ def audience_filter(db: Session, audience: Audience, default_language: str) -> C
     return and_(true(), *conditions)
 
 
+def names_a_place(campaign: Campaign) -> bool:
+    """Whether any of the campaign's texts says ``{village}`` or ``{county}``."""
+    return any(
+        name in RECIPIENT_FIELDS
+        for text in campaign.messages.values()
+        for name in placeholders(text)
+    )
+
+
 def recipients(db: Session, campaign: Campaign) -> Select[int, str, str, int | None]:
     """``SELECT id, msisdn, language, area_id FROM subscriber`` for the campaign's
-    audience, by subscriber id (the planner's keyset order)."""
+    audience, by subscriber id (the planner's keyset order). When a text names
+    the recipient's village or county, subscribers whose village is not known
+    are left out: they would get "… in  on …"."""
     audience = Audience.from_json(campaign.audience)
     language = func.coalesce(Subscriber.language, literal(campaign.default_language))
+    condition = audience_filter(db, audience, campaign.default_language)
+    if names_a_place(campaign):
+        condition = and_(condition, Subscriber.area_id.is_not(None))
     query: Select[int, str, str, int | None] = (
         select(Subscriber.id, Subscriber.msisdn, language.label("language"), Subscriber.area_id)
-        .where(audience_filter(db, audience, campaign.default_language))
+        .where(condition)
         .order_by(Subscriber.id)
     )
     return query
@@ -404,6 +422,9 @@ def create_campaign(
     name = name.strip()
     if not name or len(name) > 120:
         raise CampaignError("a campaign needs a name of 1-120 characters")
+    for what, value in [("name", name), *messages.items(), *dict(variables or {}).items()]:
+        if _CONTROL.search(value):
+            raise CampaignError(f"{what}: control characters (NUL, …) are not text")
     if default_language not in LANGUAGES:
         raise CampaignError(f"unsupported language {default_language!r}")
     if default_language not in messages:
@@ -427,8 +448,15 @@ def create_campaign(
     if send_at_local is not None:
         try:
             send_at = send_at_local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise CampaignError(f"no such send time: {send_at_local}") from exc
         except ZoneInfoNotFoundError as exc:  # pragma: no cover - areas hold valid zones
             raise CampaignError(f"unknown time zone {zone!r}") from exc
+        if send_at < utcnow():
+            raise CampaignError(
+                f"the send time {send_at_local:%Y-%m-%d %H:%M} ({zone}) has passed; "
+                "leave it out to send now"
+            )
     campaign = Campaign(
         name=name,
         messages=dict(messages),
@@ -451,8 +479,14 @@ def create_campaign(
         created_at=utcnow(),
     )
     if save:
-        db.add(campaign)
-        db.flush()
+        try:
+            with db.begin_nested():
+                db.add(campaign)
+        except IntegrityError:  # a racing copy of the same request made it first
+            found = db.scalars(select(Campaign).where(Campaign.dedup_key == dedup_key)).first()
+            if found is None:
+                raise
+            return found
     return campaign
 
 
@@ -502,6 +536,7 @@ def cancel(db: Session, campaign: Campaign) -> int:
     if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
         raise CampaignError(f"campaign {campaign.id} is {campaign.status.value}")
     campaign.status = CampaignStatus.CANCELLED
+    campaign.status_reason = None
     campaign.finished_at = utcnow()
     skipped = db.execute(
         update(OutboundSms)

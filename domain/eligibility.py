@@ -19,6 +19,7 @@ Shape (JSON)::
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -68,12 +69,21 @@ class RuleError(ValueError):
     """A rule that is not of the shape above (the message says where)."""
 
 
+#: Deepest nesting of all/any/not a rule may have, and the largest number it may
+#: compare with: far beyond any real rule, short of what would overflow the
+#: interpreter's stack or a database column.
+MAX_DEPTH = 20
+MAX_NUMBER = 1_000_000_000
+
+
 def validate(rule: Any) -> None:
     """Raise ``RuleError`` unless ``rule`` is a well-formed rule."""
-    _check(rule, "rule")
+    _check(rule, "rule", 0)
 
 
-def _check(rule: Any, where: str) -> None:
+def _check(rule: Any, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise RuleError(f"{where}: nested more than {MAX_DEPTH} deep")
     if not isinstance(rule, Mapping) or not rule:
         raise RuleError(f"{where}: a rule is a mapping")
     if "all" in rule or "any" in rule:
@@ -81,12 +91,12 @@ def _check(rule: Any, where: str) -> None:
         if len(rule) != 1 or not isinstance(parts, list) or not parts:
             raise RuleError(f"{where}: all/any takes a non-empty list and nothing else")
         for i, part in enumerate(parts):
-            _check(part, f"{where}[{i}]")
+            _check(part, f"{where}[{i}]", depth + 1)
         return
     if "not" in rule:
         if len(rule) != 1:
             raise RuleError(f"{where}: not takes one rule and nothing else")
-        _check(rule["not"], f"{where}.not")
+        _check(rule["not"], f"{where}.not", depth + 1)
         return
     name = rule.get("field")
     kind = FIELDS.get(name) if isinstance(name, str) else None
@@ -104,6 +114,13 @@ def _check(rule: Any, where: str) -> None:
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if op in _COMPARE and (kind not in ("int", "float") or not is_number):
         raise RuleError(f"{where}: {op!r} takes a number on a numeric field")
+    if is_number and not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
+        raise RuleError(f"{where}: {value!r} is not a number between ±{MAX_NUMBER:,}")
+    if op == "in" and any(
+        isinstance(v, float) and not math.isfinite(v) or isinstance(v, str) and "\x00" in v
+        for v in value
+    ):
+        raise RuleError(f"{where}: 'in' takes plain values")
     if op not in _COMPARE and op not in ("is", "in"):
         raise RuleError(f"{where}: unknown test {op!r}")
 

@@ -6,25 +6,34 @@ workers, like one an operator makes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
 from domain import campaigns
 from domain.cadres import village_choices
 from domain.translation import N_
 from menus import survey
+from menus.content import GONE
 from menus.context import Context
 from menus.menu import Items, Menu, Option, State
 from models import Campaign, CampaignStatus, MessageTemplate
+from models.base import utcnow
 
 MSG_SEND_SMS = N_("Send SMS")
 MSG_WHICH_MESSAGE = N_("Which message?")
 MSG_WHICH_VILLAGE = N_("To which village?")
 MSG_NO_TEMPLATES = N_("No approved message yet. Ask your office.")
-MSG_AUDIENCE = N_("%(n)d households in %(village)s, %(parts)d SMS each, about %(cost)s.")
+MSG_AUDIENCE = N_("%(village)s: households %(n)d, SMS each %(parts)d, cost about %(cost)s.")
 MSG_NOBODY = N_("No household in %(village)s fits this message.")
+MSG_ALREADY = N_("Sent to %(village)s today already (campaign %(id)d).")
 MSG_SEND = N_("Send")
-MSG_SENT = N_("Sending to %(n)d households (campaign %(id)d).")
+MSG_SENT = N_("Sending. Households: %(n)d. Campaign %(id)d.")
+
+#: The same message to the same village again within this is refused (a cadre
+#: who sent it and came back to check would otherwise send it twice).
+RESEND_AFTER = timedelta(hours=24)
 
 
 def _templates(ctx: Context) -> Sequence[tuple[int, str]]:
@@ -69,14 +78,41 @@ def _preview(ctx: Context) -> campaigns.Preview | None:
     return ctx.memo("sms_preview", compute)  # type: ignore[no-any-return]
 
 
+def _already_sent(ctx: Context) -> Campaign | None:
+    """A campaign of the chosen message to the chosen village in the last
+    ``RESEND_AFTER`` that was not cancelled, by anyone."""
+
+    def find() -> Campaign | None:
+        template = _template(ctx)
+        village = ctx.data.get("sms_village")
+        if template is None:
+            return None
+        recent = ctx.db.scalars(
+            select(Campaign).where(
+                Campaign.template_id == template.id,
+                Campaign.created_at >= utcnow() - RESEND_AFTER,
+                Campaign.status != CampaignStatus.CANCELLED,
+                Campaign.status != CampaignStatus.DRAFT,
+            )
+        )
+        return next((c for c in recent if c.audience.get("areas") == [village]), None)
+
+    return ctx.memo("sms_already", find)  # type: ignore[no-any-return]
+
+
 def _confirm_title(ctx: Context) -> str:
     template = _template(ctx)
     return "" if template is None else (template.titles.get(ctx.language) or template.slug)
 
 
 def _confirm_body(ctx: Context) -> str:
-    found = _preview(ctx)
     village = _village_name(ctx)
+    if _template(ctx) is None or not village:
+        return ctx.gettext(GONE)
+    already = _already_sent(ctx)
+    if already is not None:
+        return ctx.gettext(MSG_ALREADY) % {"village": village, "id": already.id}
+    found = _preview(ctx)
     if found is None or found.recipients == 0:
         return ctx.gettext(MSG_NOBODY) % {"village": village}
     parts = max(lp.parts for lp in found.languages)
@@ -88,7 +124,9 @@ def _confirm_body(ctx: Context) -> str:
     }
 
 
-def _has_recipients(ctx: Context) -> bool:
+def _can_send(ctx: Context) -> bool:
+    if _already_sent(ctx) is not None:
+        return False
     found = _preview(ctx)
     return found is not None and found.recipients > 0
 
@@ -102,8 +140,11 @@ def _create_and_send(ctx: Context) -> None:
     repeated callback finds the campaign by its key)."""
     from workers.campaigns import start
 
+    ctx.data.pop("sms_campaign", None)  # the last screen shows this send's only
     template = _template(ctx)
-    if template is None:
+    # Unapproved, or the village no longer the cadre's, since the screen was
+    # shown: nothing is sent (the last screen says so).
+    if template is None or not _village_name(ctx):
         return
     campaign = campaigns.campaign_from_template(
         ctx.db,
@@ -124,8 +165,9 @@ def _create_and_send(ctx: Context) -> None:
 
 def _sent_body(ctx: Context) -> str:
     campaign = ctx.db.get(Campaign, ctx.data.get("sms_campaign", 0))
-    n = campaign.estimate.get("recipients", 0) if campaign and campaign.estimate else 0
-    return ctx.gettext(MSG_SENT) % {"n": n, "id": campaign.id if campaign else 0}
+    if campaign is None or campaign.estimate is None:
+        return ctx.gettext(GONE)
+    return ctx.gettext(MSG_SENT) % {"n": campaign.estimate["recipients"], "id": campaign.id}
 
 
 MENU = Menu(
@@ -149,7 +191,7 @@ MENU = Menu(
             "confirm",
             _confirm_title,
             body=_confirm_body,
-            options=(Option("1", MSG_SEND, "sent", _send, when=_has_recipients),),
+            options=(Option("1", MSG_SEND, "sent", _send, when=_can_send),),
             back="village",
         ),
         State("sent", MSG_SEND_SMS, body=_sent_body, final=True),

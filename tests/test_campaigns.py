@@ -177,6 +177,18 @@ def test_a_surveyed_head_becomes_a_subscriber_of_their_village(app: Flask) -> No
         assert sub.language is None and sub.opted_out is False
 
 
+def test_a_text_that_names_the_village_skips_subscribers_with_none(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        placed = _people(2, "Ahero")
+        get_or_create_subscriber(db, "+254711000600")  # dialled in, village unknown
+        db.commit()
+        named = _campaign(messages={"en": "Meeting in {village}."}, variables={})
+        plain = _campaign(messages={"en": "Meeting at the chief's office."}, variables={})
+        assert {r.msisdn for r in db.execute(campaigns.recipients(db, named))} == set(placed)
+        assert len(db.execute(campaigns.recipients(db, plain)).all()) == 3
+
+
 def test_create_refuses_what_cannot_be_sent(app: Flask) -> None:
     with app.app_context():
         db = db_session()
@@ -193,6 +205,10 @@ def test_create_refuses_what_cannot_be_sent(app: Flask) -> None:
             ({"audience": Audience(areas=(99999,))}, "no area with id 99999"),
             ({"audience": Audience(topics=("football",))}, "unknown topic"),
             ({"audience": Audience(rule={"field": "nope", "is": True})}, "unknown field"),
+            ({"name": "a\x00b"}, "control characters"),
+            ({"messages": {"en": "hi\x07"}}, "control characters"),
+            ({"send_at_local": datetime(2020, 1, 1, 9, 0)}, "has passed"),
+            ({"send_at_local": datetime(1, 1, 1, 0, 0)}, "no such send time|has passed"),
         ]
         for change, message in cases:
             with pytest.raises(CampaignError, match=message):
@@ -650,11 +666,11 @@ def test_cadre_sends_an_approved_message_to_a_village(
     screen = dial("cadre-sms", "1*8*2468*5*2", msisdn=DEMO_CADRE).get_data(as_text=True)
     assert "To which village?" in screen and "1 Ahero" in screen and "2 Kombewa" in screen
     screen = dial("cadre-sms", "1*8*2468*5*2*1", msisdn=DEMO_CADRE).get_data(as_text=True)
-    assert "2 households in Ahero, 1 SMS each, about KES 1.60." in screen
+    assert "Ahero: households 2, SMS each 1, cost about KES 1.60." in screen
     assert "1 Send" in screen
     for _ in range(2):  # the gateway repeats the callback: one campaign
         screen = dial("cadre-sms", "1*8*2468*5*2*1*1", msisdn=DEMO_CADRE).get_data(as_text=True)
-        assert screen.startswith("END") and "Sending to 2 households" in screen
+        assert screen.startswith("END") and "Sending. Households: 2. Campaign" in screen
     _run_jobs(app)
     with app.app_context():
         db = db_session()
@@ -671,6 +687,29 @@ def test_cadre_sends_an_approved_message_to_a_village(
         assert sorted(r.msisdn for r in rows) == ["+254711000300", "+254711000301"]
         texts = set(_sent_texts(gateway).values())
         assert len(texts) == 1 and "drinking water in Ahero" in texts.pop()
+
+
+def test_the_same_message_to_the_same_village_twice_in_a_day_is_refused(
+    app: Flask, dial: Any, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    with app.app_context():
+        create_completed_household(
+            db_session(), head_phone="+254711000500", water_source="surface", water_minutes=45
+        )
+    screens = []
+    for session in ("first", "again"):
+        inputs = ["1", "8", DEMO_PIN, "5", "2", "1"] if session == "first" else ["8", DEMO_PIN]
+        inputs += ["5", "2", "1"] if session == "again" else []
+        for n in range(len(inputs) + 1):
+            screen = dial(session, "*".join(inputs[:n]), msisdn=DEMO_CADRE).get_data(as_text=True)
+        screens.append(screen)
+        if session == "first":
+            assert "1 Send" in screen
+            dial(session, "*".join([*inputs, "1"]), msisdn=DEMO_CADRE)
+    with app.app_context():
+        (c,) = db_session().scalars(select(Campaign)).all()
+    assert f"Sent to Ahero today already (campaign {c.id})." in screens[1]
+    assert "1 Send" not in screens[1]
 
 
 def test_cadre_sees_when_nobody_in_the_village_fits(app: Flask, dial: Any) -> None:
