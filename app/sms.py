@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -145,13 +146,22 @@ def delivery_report() -> Response:
     except BadCallback as exc:
         return _plain(f"Bad request: {exc}", 400)
     db = db_session()
+    config = current_app.config
+    # A claim younger than the gateway's timeout may still be answered by its
+    # worker: with a scheduler to try again later, wait for that answer.
+    settle = timedelta(seconds=config["AT_SMS_TIMEOUT"] + 5) if config["REDIS_URL"] else None
     try:
-        outcome = delivery.apply_report(db, report)
+        outcome = delivery.apply_report(db, report, settle_after=settle)
         db.commit()
     except SQLAlchemyError:
         log.exception("sms delivery: could not apply report %s", report.message_id)
         db.rollback()
         return _plain(BUSY, 503)
+    if outcome == "later" and settle is not None:
+        from workers import SMS, queue
+        from workers.delivery import apply_report_later
+
+        queue(SMS).enqueue_in(settle, apply_report_later, report._asdict())
     return _plain(outcome)
 
 

@@ -8,12 +8,16 @@ both win.
 A report whose id we never recorded may be for a campaign message whose worker
 died between the gateway's answer and recording it (``sending`` with no message
 id): the oldest such claim to that number takes the id, so it is reconciled
-without being sent twice.
+without being sent twice. A claim younger than ``settle_after`` may still be
+answered by its worker (and two campaigns may be sending to the same number at
+once): the report is then ``"later"``, to be applied again once that worker
+has had its say.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func, select, update
@@ -56,12 +60,14 @@ class Report(NamedTuple):
     retry_count: int | None = None
 
 
-def apply_report(db: Session, report: Report) -> str:
+def apply_report(db: Session, report: Report, *, settle_after: timedelta | None = None) -> str:
     """Apply ``report`` to its message. Does not commit.
 
     Returns "updated" (the report applied), "unchanged" (the message is already
-    as far or further along) or "unknown" (no message has this id and no claim
-    to reconcile; logged). A Rejected report for a blacklisted number also opts
+    as far or further along), "later" (no message has this id yet, and a claim
+    to its number younger than ``settle_after`` may still be answered by its
+    worker: apply it again later) or "unknown" (no message has this id and no
+    claim to reconcile; logged). A Rejected report for a blacklisted number also opts
     the number out (source "blacklist").
     """
     ours = STATUS.get(report.status)
@@ -95,7 +101,9 @@ def apply_report(db: Session, report: Report) -> str:
         known = db.scalar(select(func.count()).select_from(OutboundSms).where(*this))
         if known:
             return "unchanged"
-        msisdn = _reconcile_claim(db, report, values)
+        msisdn = _reconcile_claim(db, report, values, settle_after)
+        if msisdn == LATER:
+            return "later"
         if msisdn is None:
             log.warning(
                 "delivery report %s (%s) for an unknown message to %s",
@@ -109,11 +117,28 @@ def apply_report(db: Session, report: Report) -> str:
     return "updated"
 
 
-def _reconcile_claim(db: Session, report: Report, values: dict[str, object]) -> str | None:
+LATER = "later"
+
+
+def _reconcile_claim(
+    db: Session, report: Report, values: dict[str, object], settle_after: timedelta | None
+) -> str | None:
     """Give the report's id to the oldest claim to its number that never got the
-    gateway's answer; return that number, or None when there is none."""
+    gateway's answer; return that number, None when there is none, or ``LATER``
+    when any such claim is younger than ``settle_after``."""
     if report.msisdn is None:
         return None
+    if settle_after is not None:
+        # Any young claim to the number may be the one this report is about.
+        young = db.scalar(
+            select(func.max(OutboundSms.claimed_at)).where(
+                OutboundSms.status == SmsStatus.SENDING,
+                OutboundSms.gateway_message_id.is_(None),
+                OutboundSms.msisdn == report.msisdn,
+            )
+        )
+        if young is not None and young > utcnow() - settle_after:
+            return LATER
     values = {**values, "gateway_message_id": report.message_id}
     values.setdefault("status", SmsStatus.SENT)  # the gateway took it, whatever it says now
     values["sent_at"] = func.coalesce(OutboundSms.sent_at, utcnow())

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import db_session
 from domain.delivery import mask
@@ -155,7 +155,9 @@ def test_unknown_id_reconciles_the_oldest_unanswered_claim_to_that_number(
 ) -> None:
     now = datetime.now(UTC)
     msisdn = "+254700000210"
-    newer = _outbound(app, msisdn, None, SmsStatus.SENDING, claimed_at=now)
+    # Both claims old enough that their workers are gone (a younger one waits:
+    # see the test below).
+    newer = _outbound(app, msisdn, None, SmsStatus.SENDING, claimed_at=now - timedelta(minutes=2))
     older = _outbound(app, msisdn, None, SmsStatus.SENDING, claimed_at=now - timedelta(minutes=5))
     other = _outbound(app, "+254700000211", None, SmsStatus.SENDING, claimed_at=now)
     answered = _outbound(app, msisdn, "ATXid_known", SmsStatus.SENT)
@@ -269,3 +271,29 @@ def test_malformed_opt_out_notice_is_400(
     resp = client.post("/sms/optout", data=form)
     assert (resp.status_code, resp.get_data(as_text=True)) == (400, f"Bad request: {reason}")
     assert _subscriber(app, "+254700000220") is None
+
+
+def test_a_report_for_a_claim_its_worker_may_still_answer_waits(app: Flask) -> None:
+    """Two campaigns may be sending to one number at once: a report with an id we
+    have not recorded is not given to a claim whose worker may still answer."""
+    from domain.delivery import Report, apply_report
+    from workers.delivery import apply_report_later
+
+    young = _outbound(app, "+254700000990", None, SmsStatus.SENDING, datetime.now(UTC))
+    report = Report("ATXid_race", "Success", "+254700000990")
+    with app.app_context():
+        db = db_session()
+        assert apply_report(db, report, settle_after=timedelta(seconds=35)) == "later"
+        db.commit()
+    assert _row(app, young).status is SmsStatus.SENDING
+    # Its worker answered meanwhile (the id is recorded): applied again, it lands there.
+    with app.app_context():
+        db = db_session()
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.id == young)
+            .values(status=SmsStatus.SENT, gateway_message_id="ATXid_race")
+        )
+        db.commit()
+        assert apply_report_later(report._asdict()) == "updated"
+    assert _row(app, young).status is SmsStatus.DELIVERED
