@@ -54,6 +54,19 @@ def demo_load() -> None:
     )
 
 
+@demo_group.command("subscribers")
+@click.argument("count", type=click.IntRange(1, 99_999), default=200)
+@with_appcontext
+def demo_subscribers(count: int) -> None:
+    """Add COUNT demo villagers (default 200) in the demo villages, four languages,
+    some subscribed to topics: an audience to try campaigns on (idempotent)."""
+    try:
+        new = demo.add_subscribers(db_session(), count)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"demo subscribers: {new} new, {count} in all")
+
+
 @click.group("cadre")
 def cadre_group() -> None:
     """Cadres (field staff) who survey households over USSD."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain import content as content_cache
@@ -151,6 +151,50 @@ def load_templates(db: Session, path: Path = DEMO_DIR / "templates.yaml") -> int
         row.approved = True
     db.commit()
     return len(doc["templates"])
+
+
+#: Demo villagers' numbers: +254 711 9xx xxx, a block no real subscriber is given here.
+DEMO_SUBSCRIBER_PREFIX = "+254711"
+
+
+def add_subscribers(db: Session, count: int, *, seed: int = 2026) -> int:
+    """Create ``count`` demo villagers (numbers ``+2547119…``) spread over the demo
+    villages and the four languages, a third of them subscribed to a topic, so
+    campaigns have an audience to preview and send to. Idempotent by number;
+    returns how many are new. Raises ``ValueError`` for a count outside
+    1-99,999. Commits."""
+    import random
+
+    from domain.subscribers import TOPICS, get_or_create_subscriber, set_home_area, set_topic
+    from domain.translation import LANGUAGES
+    from models import Subscriber
+
+    if not 1 <= count <= 99_999:
+        raise ValueError("between 1 and 99,999 demo subscribers")
+    villages = list(db.scalars(select(Area.id).where(Area.level == AreaLevel.VILLAGE)))
+    if not villages:
+        raise ValueError("no villages: load the demo areas first")
+    rng = random.Random(seed)
+    known = set(
+        db.scalars(
+            select(Subscriber.msisdn).where(Subscriber.msisdn.like(f"{DEMO_SUBSCRIBER_PREFIX}9%"))
+        )
+    )
+    new = 0
+    for i in range(count):
+        msisdn = f"{DEMO_SUBSCRIBER_PREFIX}9{i:05d}"
+        if msisdn in known:
+            continue
+        sid, _ = get_or_create_subscriber(db, msisdn)
+        set_home_area(db, msisdn, rng.choice(villages))
+        db.execute(
+            update(Subscriber).where(Subscriber.id == sid).values(language=rng.choice(LANGUAGES))
+        )
+        if rng.random() < 1 / 3:
+            set_topic(db, sid, rng.choice(TOPICS), True)
+        new += 1
+    db.commit()
+    return new
 
 
 def load_staff(db: Session, path: Path = DEMO_DIR / "staff.yaml") -> int:

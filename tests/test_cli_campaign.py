@@ -107,3 +107,16 @@ def test_bad_options_are_clear_errors_not_tracebacks(app: Flask) -> None:
     assert (
         runner.invoke(args=["campaign", "show", "424242"]).output == "Error: no campaign 424242\n"
     )
+
+
+def test_demo_subscribers_give_campaigns_an_audience(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "subscribers", "40"]).output == (
+        "demo subscribers: 40 new, 40 in all\n"
+    )
+    assert runner.invoke(args=["demo", "subscribers", "40"]).output == (
+        "demo subscribers: 0 new, 40 in all\n"
+    )
+    made = runner.invoke(args=["campaign", "create", "Hi", "--text", "en=Hello {village}"])
+    assert made.output.splitlines()[1].startswith("recipients: 40  ")
+    assert runner.invoke(args=["demo", "subscribers", "0"]).exit_code == 2
