@@ -5,6 +5,7 @@ in ``test_campaign_workers.py``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -697,6 +698,45 @@ def test_cadre_sends_an_approved_message_to_a_village(
         assert sorted(r.msisdn for r in rows) == ["+254711000300", "+254711000301"]
         texts = set(_sent_texts(gateway).values())
         assert len(texts) == 1 and "drinking water in Ahero" in texts.pop()
+
+
+def test_racing_copies_of_the_send_make_one_campaign_and_the_same_answer(
+    app: Flask, dial: Any, gateway: MockGateway, batches: list[Batch]
+) -> None:
+    """The gateway repeats the last callback while the first is still running:
+    threads, each with its own client and database session."""
+    with app.app_context():
+        create_completed_household(
+            db_session(), head_phone="+254711000700", water_source="surface", water_minutes=45
+        )
+    inputs = ["1", "8", DEMO_PIN, "5", "2", "1"]
+    for n in range(len(inputs) + 1):
+        dial("race", "*".join(inputs[:n]), msisdn=DEMO_CADRE)
+    n = 6
+    barrier = threading.Barrier(n)
+    answers: list[str] = []
+
+    def send() -> None:
+        client = app.test_client()
+        form = {
+            "sessionId": "race",
+            "serviceCode": "*384*1234#",
+            "phoneNumber": DEMO_CADRE,
+            "networkCode": "63902",
+            "text": "*".join([*inputs, "1"]),
+        }
+        barrier.wait()
+        answers.append(client.post("/ussd", data=form).get_data(as_text=True))
+
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    with app.app_context():
+        (c,) = db_session().scalars(select(Campaign)).all()
+    assert len(answers) == n
+    assert {a.split("\n")[-1] for a in answers} == {f"Sending. Households: 1. Campaign {c.id}."}
 
 
 def test_the_same_message_to_the_same_village_twice_in_a_day_is_refused(
