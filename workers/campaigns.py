@@ -3,17 +3,19 @@
 - ``plan_campaign`` walks the audience by subscriber id in chunks of
   ``SMS_BATCH_SIZE`` (keyset pagination: never all recipients in memory). Each
   chunk is one ``INSERT … SELECT`` of ``queued`` rows (``(campaign, msisdn)`` is
-  unique, so a re-run adds nobody twice) and one ``send_batch`` job for the
-  chunk's row ids, at its share of the spread.
-- ``send_batch`` claims its queued rows (``queued`` → ``sending``, one UPDATE)
-  before calling the gateway, skips numbers opted out by now, renders each
-  recipient's text in their language, sends one bulk request per distinct text
-  (throttled to ``SMS_RATE`` per second across workers) and records each
-  recipient's answer. Gateway errors release the claims and raise, so RQ retries
-  with backoff; insufficient balance pauses the campaign and tells the operator.
-- A worker killed between claiming and recording leaves rows ``sending`` with no
-  message id. A delivery report for that number resolves the claim
-  (``domain.delivery``); ``tick`` puts claims older than
+  unique, so a re-run adds nobody twice). Recipients who get the same text (one
+  language, one village) form a group; every ``SMS_BATCH_SIZE`` rows of a group
+  become one ``send_batch`` job for that id range, at its share of the spread.
+- ``send_batch`` renders the group's text in its language, then per chunk of at
+  most ``SMS_RATE``: waits for the throttle (across workers, in Redis), claims
+  the rows (``queued`` → ``sending``, committed before the gateway is called),
+  skips numbers opted out by now, sends one bulk request and records each
+  recipient's answer. A gateway that refused releases the claims and RQ retries
+  with backoff; one that timed out after the request went out keeps them (it may
+  have taken the messages); insufficient balance pauses the campaign and tells
+  the operator.
+- A claim with no answer (a worker killed, a timeout) is settled by a delivery
+  report for that number (``domain.delivery``); ``tick`` puts claims older than
   ``CAMPAIGN_CLAIM_TIMEOUT`` back in the queue (the only case that can send
   twice: the gateway took the message and never reported on it).
 - ``tick`` (every minute, and ``flask campaign tick``) starts due campaigns,
@@ -54,7 +56,6 @@ RETRY_INTERVALS = [10, 30, 60, 120, 300]
 #: How often the tick runs while a worker with the scheduler is up (seconds).
 TICK_SECONDS = 60
 TICK_LOCK = "ngazi:campaigns:tick"
-GATEWAY_NAME_KEY = "gateway"
 
 
 #: Recipients who get the same text: (language, village id).
