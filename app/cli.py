@@ -269,10 +269,8 @@ def worker(burst: bool, fork: bool | None) -> None:
     signal), and a worker that dies loses nothing (claims, see
     docs/campaigns.md). ``--fork`` isolates each job in a child process instead.
     """
-    from rq import SimpleWorker, Worker
-
     from app.redis_store import get_redis
-    from workers import QUEUES, set_worker_app
+    from workers import QUEUES, NgaziForkingWorker, NgaziWorker, set_worker_app
 
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: jobs already run inline")
@@ -282,7 +280,7 @@ def worker(burst: bool, fork: bool | None) -> None:
 
         schedule_tick()  # the campaigns' tick, every minute, while workers run
     forking = current_app.config["WORKER_FORK"] if fork is None else fork
-    worker_class = Worker if forking else SimpleWorker
+    worker_class = NgaziForkingWorker if forking else NgaziWorker
     worker_class(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
 
 

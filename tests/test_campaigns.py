@@ -776,3 +776,21 @@ def test_cadre_sees_when_nobody_in_the_village_fits(app: Flask, dial: Any) -> No
 
 def test_unused_factories_stay_importable() -> None:
     assert household(member(30))["members"] == 1
+
+
+def test_worker_maintenance_puts_the_tick_back_after_redis_lost_it(app: Flask) -> None:
+    """The tick's chain lives in Redis: a worker's periodic maintenance schedules
+    it again when it is gone (with Redis; without, there is no chain to keep)."""
+    from workers import NgaziWorker
+
+    redis = app.extensions["ngazi_redis"]
+    with app.app_context():
+        worker = NgaziWorker(list(QUEUES), connection=redis)
+        worker.run_maintenance_tasks()
+        scheduled = queue("default").scheduled_job_registry.get_job_ids()
+        if app.config["REDIS_URL"]:
+            assert redis.exists(jobs.TICK_LOCK) and len(scheduled) == 1
+            worker.run_maintenance_tasks()  # while the chain lives, nothing more
+            assert queue("default").scheduled_job_registry.get_job_ids() == scheduled
+        else:
+            assert not redis.exists(jobs.TICK_LOCK) and scheduled == []

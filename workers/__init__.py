@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker, Worker
 
 #: Queue names, highest priority first (a worker listens in this order).
 SMS = "sms"  # one message to one person: replies, inbound processing
@@ -63,3 +63,22 @@ def enqueue(name: str, func: Callable[..., Any], *args: Any, retries: int = 3) -
     """Enqueue ``func(*args)`` on queue ``name``, retried with backoff (10 s, 60 s, 5 min)."""
     retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
     queue(name).enqueue(func, *args, retry=retry)
+
+
+class _Maintenance:
+    """RQ's periodic maintenance (every 10 min), plus: make sure the campaigns'
+    tick is scheduled (its chain lives in Redis and dies with Redis's data)."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[misc]
+        from workers.campaigns import schedule_tick
+
+        schedule_tick()
+
+
+class NgaziWorker(_Maintenance, SimpleWorker):
+    """Runs each job in the worker process (``flask worker``'s default)."""
+
+
+class NgaziForkingWorker(_Maintenance, Worker):
+    """Runs each job in a forked work horse (``flask worker --fork``)."""
