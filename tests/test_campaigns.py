@@ -119,6 +119,16 @@ def _sent_texts(gateway: MockGateway) -> dict[str, str]:
     }
 
 
+def _planned(numbers: list[str], **kwargs: Any) -> tuple[Campaign, list[str]]:
+    """A campaign to everyone (``kwargs`` as for ``_campaign``), scheduled and
+    planned: its batch jobs are waiting (recorded by ``batches``). Returns it
+    and ``numbers``, the subscribers made for it."""
+    c = _campaign(**kwargs)
+    _send(c)
+    jobs.plan_campaign(c.id)
+    return c, numbers
+
+
 def _rows(campaign_id: int) -> list[OutboundSms]:
     db = db_session()
     db.expire_all()
@@ -380,10 +390,7 @@ def test_a_number_that_opts_out_after_planning_is_skipped(
     app: Flask, gateway: MockGateway, batches: list[Batch]
 ) -> None:
     with app.app_context():
-        numbers = _people(3, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, numbers = _planned(_people(3, "Ahero"))
         opt_out(db_session(), numbers[1], "sms")
         db_session().commit()
         assert jobs.send_batch(*batches[0]) == {"skipped": 1, "sent": 2}
@@ -440,10 +447,7 @@ def test_gateway_failure_releases_the_claims_for_a_retry(
     app: Flask, gateway: MockGateway, batches: list[Batch]
 ) -> None:
     with app.app_context():
-        _people(3, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, _ = _planned(_people(3, "Ahero"))
         gateway.http_status = 500
         with pytest.raises(GatewayUnavailable):
             jobs.send_batch(*batches[0])
@@ -464,10 +468,7 @@ def test_a_timeout_after_the_request_went_out_sends_nobody_twice(
     kept (not released for the retry), and the delivery reports settle them."""
     monkeypatch.setitem(app.config, "AT_SMS_TIMEOUT", 0.3)
     with app.app_context():
-        numbers = _people(2, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, numbers = _planned(_people(2, "Ahero"))
         cid = c.id
         gateway.latency = 0.6
         with pytest.raises(GatewayUnavailable) as failed:
@@ -499,10 +500,7 @@ def test_a_stop_during_the_throttle_wait_is_honoured(
     app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with app.app_context():
-        numbers = _people(3, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, numbers = _planned(_people(3, "Ahero"))
 
         def stop_arrives(messages: int) -> float:  # while the batch waits its turn
             opt_out(db_session(), numbers[0], "sms")
@@ -535,10 +533,7 @@ def test_cancel_skips_what_is_not_sent(
 ) -> None:
     with app.app_context():
         db = db_session()
-        _people(3, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, _ = _planned(_people(3, "Ahero"))
         assert campaigns.cancel(db, c) == 3
         db.commit()
         assert jobs.send_batch(*batches[0]) == {}
@@ -553,10 +548,7 @@ def test_pause_stops_planning_and_sending(
 ) -> None:
     with app.app_context():
         db = db_session()
-        _people(2, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, _ = _planned(_people(2, "Ahero"))
         assert campaigns.pause(db, c, "operator")
         db.commit()
         assert jobs.send_batch(*batches[0]) == {}
@@ -571,10 +563,7 @@ def test_the_tick_puts_back_claims_that_never_got_an_answer(
     monkeypatch.setitem(app.config, "CAMPAIGN_STALL_SECONDS", 60)
     with app.app_context():
         db = db_session()
-        numbers = _people(3, "Ahero")
-        c = _campaign()
-        _send(c)
-        jobs.plan_campaign(c.id)
+        c, numbers = _planned(_people(3, "Ahero"))
         # A worker claimed the batch and died before the gateway answered.
         claimed_at = datetime.now(UTC) - timedelta(minutes=5)
         db.execute(
