@@ -66,6 +66,8 @@ def from_env() -> dict[str, Any]:
         "CAMPAIGN_STALL_SECONDS": _int("CAMPAIGN_STALL_SECONDS", 120),
         "CAMPAIGN_QUIET_HOURS": os.environ.get("CAMPAIGN_QUIET_HOURS", "20:00-07:00"),
         "OPERATOR_MSISDN": os.environ.get("OPERATOR_MSISDN", ""),
+        # Days a produce offer stays open unless its farmer says SOLD or CANCEL.
+        "OFFER_DAYS": _int("OFFER_DAYS", 14),
         # RQ workers run jobs in their own process (0) or in a forked child per job (1).
         "WORKER_FORK": os.environ.get("WORKER_FORK", "0") == "1",
         # A gateway callback is a few hundred bytes: refuse bodies past this (413).

@@ -1,26 +1,37 @@
-"""Inbound SMS: store the raw message first, then act on its keyword and reply.
+"""Inbound SMS: store the raw message first, then act on it and reply.
 
 ``receive`` keeps the message as the gateway posted it (once per gateway id,
 even when posted twice at the same moment). ``process`` claims a stored
-message, applies its keyword (STOP opts the number out, START back in; HELP
-and anything else get the help text) and queues exactly one reply, in the
+message and acts on it: STOP opts the number out, START back in; a produce
+offer ("SELL maize 50kg 30", ``domain.offer_parser``) becomes an open offer
+(``domain.market``) and is confirmed with its number; an offer with an amount
+that cannot be read safely is answered with what was understood and how to
+write it; SOLD/CANCEL <n> close the sender's offer; LANG <code> sets their
+language; HELP and anything else get the help text. Exactly one reply, in the
 sender's language. The row is never deleted: a message that failed stays
 ``failed`` with its error until ``flask sms retry-inbound`` runs it again.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain import keywords
+from domain import keywords, market, offer_parser
 from domain.sms import queue_sms
 from domain.sql import upsert
-from domain.subscribers import opt_in, opt_out, superseded
-from domain.translation import N_, gettext_for
-from models import InboundSms, InboundStatus, Subscriber
+from domain.subscribers import (
+    get_or_create_subscriber,
+    opt_in,
+    opt_out,
+    set_language,
+    superseded,
+)
+from domain.translation import LANGUAGES, N_, gettext_for
+from models import InboundSms, InboundStatus, OfferStatus, Subscriber
 from models.base import utcnow
 
 MSG_OPTED_OUT = N_("Ngazi: you will get no more messages from us. Reply START to get them again.")
@@ -28,6 +39,31 @@ MSG_OPTED_IN = N_("Ngazi: welcome back, you will get our messages again. Reply S
 MSG_HELP = N_(
     "Ngazi: dial %(code)s for the menu. Reply STOP to stop messages, START to get them again."
 )
+MSG_OFFER = N_("Offer %(n)d: %(offer)s. Reply SOLD %(n)d when sold, CANCEL %(n)d to withdraw it.")
+MSG_UNCLEAR = N_("We read: %(understood)s. %(problem)s Send again like: %(example)s")
+MSG_EXAMPLE = N_("SELL maize 50 kg 30")
+#: What is wrong with an offer, by ``offer_parser.Unclear.problem``.
+PROBLEMS = {
+    "negative_quantity": N_("A quantity cannot be below zero."),
+    "zero_quantity": N_("The quantity is zero."),
+    "ambiguous_number": N_("Write decimals with a point (30.5), thousands without a comma."),
+    "no_quantity": N_("How much? Add the quantity and unit, e.g. 50 kg."),
+    "no_price": N_("At what price? Add it, e.g. 30 per kg."),
+    "too_large": N_("A number is too large."),
+    "unknown_produce": N_("Which produce? Name it, e.g. maize."),
+    "negative_price": N_("A price cannot be below zero."),
+    "zero_price": N_("The price is zero."),
+    "conflicting_prices": N_("There are two prices: send one."),
+    "conflicting_quantities": N_("There are two quantities: send one."),
+    "unit_mismatch": N_("The price is for another unit than the quantity."),
+}
+MSG_PROBLEM = N_("Something is missing.")
+MSG_NOTHING = N_("nothing")
+MSG_SOLD = N_("Offer %(n)d is marked sold. Thank you.")
+MSG_CANCELLED = N_("Offer %(n)d is withdrawn.")
+MSG_ALREADY = N_("Offer %(n)d is already closed.")
+MSG_NO_OFFER = N_("You have no offer %(n)s. Check the number in our SMS.")
+MSG_LANGUAGE_SET = N_("Ngazi will write to you in English.")
 
 #: Statuses a message can be claimed from: never processed, or processing raised.
 CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.FAILED)
@@ -84,7 +120,14 @@ def receive(db: Session, message: InboundMessage) -> Received:
     return Received(row.id, False, row.status)
 
 
-def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | None:
+def process(
+    db: Session,
+    inbound_id: int,
+    *,
+    service_code: str,
+    region: str = "KE",
+    offer_days: int = 14,
+) -> Processed | None:
     """Act on the stored message ``inbound_id`` and queue its reply; commits.
 
     Returns None when the message is not claimable (already processed, or being
@@ -92,14 +135,20 @@ def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | N
     The claim, the opt-out or opt-in and the reply commit together. The reply's
     dedup key is ``inbound:<gateway id>``, so a message run twice (a retry after
     a failure) is answered once. ``service_code`` is the USSD code the help
-    text names. Raises whatever the database raises; see ``mark_failed``.
+    text names; ``region`` gives an offer its currency when the farmer names
+    none; an offer is open ``offer_days`` days. Raises whatever the database
+    raises; see ``mark_failed``.
     """
     claimed = db.execute(
         update(InboundSms)
         .where(InboundSms.id == inbound_id, InboundSms.status.in_(CLAIMABLE))
         .values(status=InboundStatus.PROCESSED, processed_at=utcnow(), error=None)
         .returning(
-            InboundSms.gateway_id, InboundSms.msisdn, InboundSms.text, InboundSms.received_at
+            InboundSms.id,
+            InboundSms.gateway_id,
+            InboundSms.msisdn,
+            InboundSms.text,
+            InboundSms.received_at,
         )
     ).first()
     if claimed is None:
@@ -122,11 +171,17 @@ def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | N
     elif name == "start":
         opt_in(db, claimed.msisdn, at=at)
         outcome, body = "opt-in", gettext(MSG_OPTED_IN)
-    elif name != "help" and _opted_out(db, claimed.msisdn):
-        # Someone who said STOP gets nothing unasked: only HELP is answered.
-        outcome, body = "ignored", None
-    else:  # HELP, empty, emoji, and keywords not handled yet (JOBS, CANCEL, …)
+    elif name == "help":
         outcome, body = "help", gettext(MSG_HELP) % {"code": service_code}
+    else:
+        parsed = offer_parser.parse(claimed.text)
+        outcome, body = _market(db, claimed, parsed, at, region, offer_days)
+        if outcome == "help":
+            if _opted_out(db, claimed.msisdn):
+                # Someone who said STOP gets nothing unasked: only HELP is answered.
+                outcome, body = "ignored", None
+            else:
+                body = gettext_for(language)(MSG_HELP) % {"code": service_code}
     db.execute(update(InboundSms).where(InboundSms.id == inbound_id).values(outcome=outcome))
     if body is None:
         db.commit()
@@ -138,17 +193,76 @@ def process(db: Session, inbound_id: int, *, service_code: str) -> Processed | N
     return Processed(outcome, queued.id, queued.pending)
 
 
+def _market(
+    db: Session,
+    claimed: Any,
+    parsed: offer_parser.Parsed,
+    at: datetime,
+    region: str,
+    offer_days: int,
+) -> tuple[str, str | None]:
+    """Act on an offer or a market command; ``("help", None)`` for anything else
+    (the caller answers with the help text)."""
+    language = reply_language(db, claimed.msisdn, None, parsed.language)
+    gettext = gettext_for(language)
+    if isinstance(parsed, offer_parser.Offer):
+        made = market.create_offer(
+            db,
+            msisdn=claimed.msisdn,
+            parsed=parsed,
+            inbound_id=claimed.id,
+            now=at,
+            days=offer_days,
+            region=region,
+        )
+        offer = made.offer
+        text = gettext(MSG_OFFER) % {"n": offer.id, "offer": market.describe(offer, language)}
+        return "offer", text
+    if isinstance(parsed, offer_parser.Unclear):
+        understood = market.describe_parts(parsed.understood, language) or gettext(MSG_NOTHING)
+        problem = gettext(PROBLEMS.get(parsed.problem, MSG_PROBLEM))
+        text = gettext(MSG_UNCLEAR) % {
+            "understood": understood,
+            "problem": problem,
+            "example": gettext(MSG_EXAMPLE),
+        }
+        return "unclear", text
+    if isinstance(parsed, offer_parser.Command):
+        if parsed.command in ("SOLD", "CANCEL") and parsed.arg and parsed.arg.isdigit():
+            status = OfferStatus.SOLD if parsed.command == "SOLD" else OfferStatus.CANCELLED
+            closed = market.close_offer(
+                db, msisdn=claimed.msisdn, offer_id=int(parsed.arg), status=status, now=at
+            )
+            n = {"n": int(parsed.arg)}
+            if closed.outcome == "closed":
+                done = MSG_SOLD if status is OfferStatus.SOLD else MSG_CANCELLED
+                return parsed.command.lower(), gettext(done) % n
+            if closed.outcome == "already":
+                return parsed.command.lower(), gettext(MSG_ALREADY) % n
+            return "no-offer", gettext(MSG_NO_OFFER) % {"n": parsed.arg[:10]}
+        if parsed.command == "LANG" and parsed.arg in LANGUAGES:
+            subscriber_id, _ = get_or_create_subscriber(db, claimed.msisdn)
+            set_language(db, subscriber_id, parsed.arg)
+            return "language", gettext_for(parsed.arg)(MSG_LANGUAGE_SET)
+    return "help", None
+
+
 def _opted_out(db: Session, msisdn: str) -> bool:
     return bool(db.scalar(select(Subscriber.opted_out).where(Subscriber.msisdn == msisdn)))
 
 
-def reply_language(db: Session, msisdn: str, keyword: keywords.Keyword | None) -> str:
-    """The language to answer ``msisdn`` in: the one it chose on USSD, else the
-    keyword's ("ACHA" is Kiswahili), else English."""
+def reply_language(
+    db: Session, msisdn: str, keyword: keywords.Keyword | None, written: str | None = None
+) -> str:
+    """The language to answer ``msisdn`` in: the one it chose, else the
+    keyword's ("ACHA" is Kiswahili), else the one the message is written in,
+    else English."""
     stored = db.scalar(select(Subscriber.language).where(Subscriber.msisdn == msisdn))
     if stored:
         return stored
-    return keyword.language if keyword is not None else "en"
+    if keyword is not None:
+        return keyword.language
+    return written if written in LANGUAGES else "en"
 
 
 def mark_failed(db: Session, inbound_id: int, error: BaseException) -> None:

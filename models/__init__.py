@@ -12,6 +12,7 @@ from models.cadre import Cadre, CadreRole, cadre_village
 from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
+from models.market import OfferStatus, ProduceOffer
 from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus
 from models.subscriber import Subscriber
 from models.survey import Survey, SurveyDraft, SurveyRound
@@ -33,7 +34,9 @@ __all__ = [
     "InboundSms",
     "InboundStatus",
     "MessageTemplate",
+    "OfferStatus",
     "OutboundSms",
+    "ProduceOffer",
     "RANK",
     "SmsStatus",
     "Subscriber",

@@ -32,6 +32,7 @@ from models import (
     HouseholdSurvey,
     InboundSms,
     OutboundSms,
+    ProduceOffer,
     Subscriber,
     Subscription,
     SurveyDraft,
@@ -123,6 +124,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     with _session_app.app_context():
         db = db_session()
         for model in (
+            ProduceOffer,
             OutboundSms,
             Campaign,
             InboundSms,

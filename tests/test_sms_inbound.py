@@ -31,7 +31,8 @@ CASES = [
 ]
 
 #: What each fixture message does, by gateway id: (outcome, reply language).
-#: JOBS, LANG, CANCEL, SOLD are a later issue: until then they get the help text.
+#: JOBS is a later issue: until then it gets the help text. LANG SW answers in
+#: Kiswahili; CANCEL and SOLD of an offer the sender does not have say so.
 EXPECTED = {
     "ATXid_kw0": ("opt-out", "en"),
     "ATXid_kw1": ("opt-out", "en"),
@@ -46,10 +47,10 @@ EXPECTED = {
     "ATXid_kw10": ("help", "zh"),
     "ATXid_kw11": ("help", "en"),
     "ATXid_kw12": ("help", "en"),
-    "ATXid_kw13": ("help", "en"),
-    "ATXid_kw14": ("help", "en"),
-    "ATXid_kw15": ("help", "en"),
-    "ATXid_kw16": ("help", "en"),
+    "ATXid_kw13": ("language", "sw"),
+    "ATXid_kw14": ("no-offer", "en"),
+    "ATXid_kw15": ("no-offer", "en"),
+    "ATXid_kw16": ("no-offer", "en"),
     "ATXid_kw17": ("help", "en"),
     "ATXid_kw18": ("help", "en"),
 }
@@ -57,7 +58,13 @@ EXPECTED = {
 OPTED_OUT = "Ngazi: you will get no more messages from us. Reply START to get them again."
 OPTED_IN = "Ngazi: welcome back, you will get our messages again. Reply STOP to stop them."
 HELP = "Ngazi: dial *384*1234# for the menu. Reply STOP to stop messages, START to get them again."
-REPLY = {"opt-out": OPTED_OUT, "opt-in": OPTED_IN, "help": HELP}
+REPLY = {
+    "opt-out": OPTED_OUT,
+    "opt-in": OPTED_IN,
+    "help": HELP,
+    "language": "Ngazi will write to you in English.",  # the msgid, tagged [sw]
+    "no-offer": "You have no offer %(n)s. Check the number in our SMS.",
+}
 MSISDN = "+254700000300"
 
 
@@ -135,13 +142,16 @@ def test_fixture_message(app: Flask, client: FlaskClient, case: dict[str, str]) 
     [reply] = _replies(app)
     assert (reply.msisdn, reply.body, reply.status, reply.dedup_key) == (
         case["from"],
-        f"[{language}] {REPLY[outcome]}",
+        f"[{language}] {REPLY[outcome]}" % {"n": (case["text"].split() or [""])[-1]},
         SmsStatus.SENT,
         f"inbound:{case['id']}",
     )
     subscriber = _subscriber(app, case["from"])
-    if outcome == "help":
+    if outcome in ("help", "no-offer"):
         assert subscriber is None  # a question creates no one
+    elif outcome == "language":
+        assert subscriber is not None
+        assert (subscriber.language, subscriber.opted_out) == ("sw", False)
     else:
         assert subscriber is not None
         assert (subscriber.opted_out, subscriber.opt_out_source) == (outcome == "opt-out", "sms")

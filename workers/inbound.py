@@ -1,4 +1,5 @@
-"""Process one stored inbound SMS (STOP, START, HELP) and send its reply."""
+"""Process one stored inbound SMS (STOP, START, HELP, produce offers, SOLD,
+CANCEL, LANG) and send its reply."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ def process_inbound(inbound_id: int) -> str:
     """Act on the ``received`` (or ``failed``) inbound SMS ``inbound_id`` and
     enqueue its reply. A second run does nothing (the row is claimed first).
 
-    Returns the outcome ("opt-out", "opt-in", "help"), or "skipped" when the row
+    Returns the outcome ("opt-out", "opt-in", "offer", "unclear", "sold", …,
+    "help"), or "skipped" when the row
     was not claimable. On any error the row is marked ``failed`` with the error
     text and the error is re-raised, so RQ retries the job.
     """
     db = db_session()
     try:
-        done = inbound.process(db, inbound_id, service_code=current_app.config["USSD_SERVICE_CODE"])
+        config = current_app.config
+        done = inbound.process(
+            db,
+            inbound_id,
+            service_code=config["USSD_SERVICE_CODE"],
+            region=config["DEFAULT_REGION"],
+            offer_days=config["OFFER_DAYS"],
+        )
         if done is not None and done.reply_pending and done.reply_id is not None:
             enqueue(SMS, send_sms, done.reply_id)
     except Exception as exc:

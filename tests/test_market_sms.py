@@ -1,0 +1,164 @@
+"""Produce offers by SMS: an offer becomes an open offer with its number, an
+unclear one is answered with what was read, SOLD/CANCEL close the sender's own
+offer, LANG sets the language; one offer and one reply per message."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from app.db import db_session
+from domain import market
+from domain.subscribers import get_or_create_subscriber, set_home_area
+from models import Area, OfferStatus, OutboundSms, ProduceOffer, Subscriber
+from workers import QUEUES, set_worker_app
+
+SELLER = "+254700000400"
+OTHER = "+254700000401"
+
+
+def _post(client: FlaskClient, gateway_id: str, text: str, sender: str = SELLER) -> None:
+    form = {"from": sender, "to": "21234", "text": text, "id": gateway_id, "date": "", "linkId": ""}
+    assert client.post("/sms/inbound", data=form).status_code == 200
+
+
+def _run_jobs(app: Flask) -> None:
+    if app.config["REDIS_URL"]:
+        set_worker_app(app)
+        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
+
+
+def _offers(app: Flask) -> list[ProduceOffer]:
+    with app.app_context():
+        return list(db_session().scalars(select(ProduceOffer).order_by(ProduceOffer.id)))
+
+
+def _replies(app: Flask, to: str = SELLER) -> list[str]:
+    with app.app_context():
+        rows = db_session().scalars(
+            select(OutboundSms.body).where(OutboundSms.msisdn == to).order_by(OutboundSms.id)
+        )
+        return [body or "" for body in rows]
+
+
+def _seller_in_ahero(app: Flask) -> None:
+    with app.app_context():
+        db = db_session()
+        ahero = db.scalar(select(Area.id).where(Area.name == "Ahero"))
+        assert ahero is not None
+        get_or_create_subscriber(db, SELLER)
+        set_home_area(db, SELLER, ahero)
+        db.commit()
+
+
+def test_an_offer_is_stored_and_confirmed_with_its_number(app: Flask, client: FlaskClient) -> None:
+    _seller_in_ahero(app)
+    for _ in range(2):  # the gateway posts it twice: one offer, one reply
+        _post(client, "ATXid_m1", "SELL maize 50kg 30")
+    _run_jobs(app)
+    [offer] = _offers(app)
+    assert (offer.produce, offer.quantity, offer.unit, offer.unit_price, offer.total_price) == (
+        "maize",
+        Decimal("50"),
+        "kg",
+        Decimal("30"),
+        None,
+    )
+    assert (offer.currency, offer.price_per_kg, offer.status) == (
+        "KES",
+        Decimal("30"),
+        OfferStatus.OPEN,
+    )
+    with app.app_context():
+        area = db_session().get(Area, offer.area_id)
+        assert area is not None and area.name == "Ahero"
+    assert offer.expires_at - offer.created_at == timedelta(days=14)
+    assert _replies(app) == [
+        f"Offer {offer.id}: maize 50 kg @ KES 30/kg. "
+        f"Reply SOLD {offer.id} when sold, CANCEL {offer.id} to withdraw it."
+    ]
+
+
+def test_a_bag_offer_gets_its_price_per_kg(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_m2", "uza mahindi gunia 5 bei 3000")
+    _run_jobs(app)
+    [offer] = _offers(app)
+    assert (offer.produce, offer.unit, offer.quantity, offer.unit_price) == (
+        "maize",
+        "bag",
+        Decimal("5"),
+        Decimal("3000"),
+    )
+    kg = market.offer_parser.unit_kg("bag", "maize")
+    assert kg is not None and offer.price_per_kg == (Decimal(3000) / kg).quantize(Decimal("0.0001"))
+    assert offer.language == "sw"
+
+
+def test_an_unclear_amount_is_never_guessed(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_m3", "SELL maize -5kg 30")
+    _run_jobs(app)
+    assert _offers(app) == []
+    [reply] = _replies(app)
+    assert reply.startswith("We read: maize")
+    assert "A quantity cannot be below zero." in reply
+    assert reply.endswith("Send again like: SELL maize 50 kg 30")
+
+
+def test_sold_and_cancel_close_only_the_senders_own_offer(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_m4", "SELL beans 2 bags @9000 ksh")
+    _post(client, "ATXid_m5", "SELL beans 3 bags @9500 ksh")
+    _run_jobs(app)
+    first, second = _offers(app)
+    _post(client, "ATXid_m6", f"SOLD {first.id}", sender=OTHER)
+    _post(client, "ATXid_m7", f"SOLD {first.id}")
+    _post(client, "ATXid_m8", f"sold {first.id}")
+    _post(client, "ATXid_m9", f"CANCEL {second.id}")
+    _run_jobs(app)
+    assert [o.status for o in _offers(app)] == [OfferStatus.SOLD, OfferStatus.CANCELLED]
+    assert _replies(app, OTHER) == [f"You have no offer {first.id}. Check the number in our SMS."]
+    assert _replies(app)[2:] == [
+        f"Offer {first.id} is marked sold. Thank you.",
+        f"Offer {first.id} is already closed.",
+        f"Offer {second.id} is withdrawn.",
+    ]
+
+
+def test_lang_sets_the_language_and_answers_in_it(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_m10", "LANG SW")
+    _run_jobs(app)
+    with app.app_context():
+        language = db_session().scalar(
+            select(Subscriber.language).where(Subscriber.msisdn == SELLER)
+        )
+    assert language == "sw"
+    [reply] = _replies(app)
+    assert reply != "Ngazi will write to you in English." and "Ngazi" in reply
+
+
+def test_offers_past_their_days_expire(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_m11", "SELL maize 50kg 30")
+    _run_jobs(app)
+    [offer] = _offers(app)
+    with app.app_context():
+        db = db_session()
+        assert market.expire_offers(db, offer.expires_at - timedelta(seconds=1)) == 0
+        assert market.expire_offers(db, offer.expires_at) == 1
+        db.commit()
+    assert [o.status for o in _offers(app)] == [OfferStatus.EXPIRED]
+
+
+def test_currency_comes_from_the_text_else_the_region() -> None:
+    assert market.local_currency("KE") == "KES"
+    assert market.local_currency("SN") == "XOF"
+    assert market.local_currency("CN") == "CNY"
+
+
+def test_amounts_are_grouped_as_the_reader_writes_them() -> None:
+    assert market.amount(Decimal("16000"), "en") == "16,000"
+    assert market.amount(Decimal("1.50"), "en") == "1.5"
+    assert market.amount(Decimal("16000"), "fr").replace("\u202f", " ") == "16 000"
