@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from domain import keywords, market, offer_parser
 from domain.sms import queue_sms
+from domain.sms_encoding import GSM7, gsm7_lookalike, text_length
 from domain.sql import upsert
 from domain.subscribers import (
     get_or_create_subscriber,
@@ -180,12 +181,14 @@ def process(
             if _opted_out(db, claimed.msisdn):
                 # Someone who said STOP gets nothing unasked: only HELP is answered.
                 outcome, body = "ignored", None
-            else:
-                body = gettext_for(language)(MSG_HELP) % {"code": service_code}
+            else:  # in the language the message is written in, if we know no other
+                written = reply_language(db, claimed.msisdn, None, parsed.language)
+                body = gettext_for(written)(MSG_HELP) % {"code": service_code}
     db.execute(update(InboundSms).where(InboundSms.id == inbound_id).values(outcome=outcome))
     if body is None:
         db.commit()
         return Processed(outcome, None, False)
+    body = _fewer_parts(body)
     # queue_sms commits: the claim, the opt-out and the reply land together.
     queued = queue_sms(
         db, msisdn=claimed.msisdn, body=body, dedup_key=f"inbound:{claimed.gateway_id}"
@@ -205,6 +208,17 @@ def _market(
     (the caller answers with the help text)."""
     language = reply_language(db, claimed.msisdn, None, parsed.language)
     gettext = gettext_for(language)
+    if isinstance(parsed, offer_parser.Offer) and market.unstorable(parsed):
+        parsed = offer_parser.Unclear(
+            market.unstorable(parsed) or "",
+            {
+                "produce": parsed.produce,
+                "quantity": parsed.quantity,
+                "unit": parsed.unit,
+                "price": parsed.unit_price or parsed.total_price,
+            },
+            parsed.language,
+        )
     if isinstance(parsed, offer_parser.Offer):
         made = market.create_offer(
             db,
@@ -239,12 +253,20 @@ def _market(
                 return parsed.command.lower(), gettext(done) % n
             if closed.outcome == "already":
                 return parsed.command.lower(), gettext(MSG_ALREADY) % n
-            return "no-offer", gettext(MSG_NO_OFFER) % {"n": parsed.arg[:10]}
+            shown = parsed.arg if len(parsed.arg) <= 10 else parsed.arg[:10] + "…"
+            return "no-offer", gettext(MSG_NO_OFFER) % {"n": shown}
         if parsed.command == "LANG" and parsed.arg in LANGUAGES:
             subscriber_id, _ = get_or_create_subscriber(db, claimed.msisdn)
             set_language(db, subscriber_id, parsed.arg)
             return "language", gettext_for(parsed.arg)(MSG_LANGUAGE_SET)
     return "help", None
+
+
+def _fewer_parts(body: str) -> str:
+    """``body`` with GSM-7 lookalikes (``ï`` → ``i``) when that makes it all GSM-7:
+    a French reply then takes 160 characters a part, not 70. Chinese is kept."""
+    folded = gsm7_lookalike(body)
+    return folded if text_length(folded).encoding == GSM7 else body
 
 
 def _opted_out(db: Session, msisdn: str) -> bool:

@@ -137,8 +137,40 @@ def expire_offers(db: Session, now: datetime) -> int:
 
 
 def amount(value: Decimal, language: str) -> str:
-    """``1500`` → ``"1,500"`` (en), ``"1 500"`` (fr): the recipient's digits grouping."""
-    return format_decimal(value.normalize(), locale=language, group_separator=True)
+    """``1500`` → ``"1,500"`` (en), ``"1 500"`` (fr): the recipient's digit grouping,
+    with a plain space where the locale groups with a no-break one (which is not
+    GSM-7 and would make the SMS UCS-2). A number too long to group is written
+    in scientific notation."""
+    if not value.is_finite() or value.adjusted() >= 15:
+        return f"{value:.3E}"
+    text = format_decimal(value.normalize(), locale=language, group_separator=True)
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+#: What an offer may hold once stored (the columns' precision): smaller
+#: quantities and prices round to zero, larger ones are not a real offer.
+MIN_QUANTITY = Decimal("0.001")
+MIN_PRICE = Decimal("0.01")
+
+
+def unstorable(parsed: offer_parser.Offer) -> str | None:
+    """The ``offer_parser.Unclear`` problem code that ``parsed`` has once stored
+    (a quantity or price that rounds to zero, a price per kg beyond
+    ``offer_parser.MAX_PRICE``), or None when it stores as read."""
+    if parsed.quantity < MIN_QUANTITY:
+        return "zero_quantity"
+    for price in (parsed.unit_price, parsed.total_price):
+        if price is not None and price < MIN_PRICE:
+            return "zero_price"
+    if parsed.quantity > offer_parser.MAX_QUANTITY * 1000:
+        return "too_large"
+    kg = offer_parser.unit_kg(parsed.unit, parsed.produce)
+    unit_price = parsed.unit_price
+    if unit_price is None and parsed.total_price is not None:
+        unit_price = parsed.total_price / parsed.quantity
+    if unit_price is not None and kg and unit_price / kg > offer_parser.MAX_PRICE:
+        return "too_large"
+    return None
 
 
 def describe(offer: ProduceOffer, language: str) -> str:

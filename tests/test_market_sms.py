@@ -162,3 +162,48 @@ def test_amounts_are_grouped_as_the_reader_writes_them() -> None:
     assert market.amount(Decimal("16000"), "en") == "16,000"
     assert market.amount(Decimal("1.50"), "en") == "1.5"
     assert market.amount(Decimal("16000"), "fr").replace("\u202f", " ") == "16 000"
+
+
+def test_what_would_not_store_as_read_is_unclear_not_an_offer(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Found by a hostile tester: amounts that round to zero in their columns, a
+    price per kg beyond reason once converted, numbers too long to print."""
+    texts = {
+        "ATXid_h1": ("SELL maize 0.0001 kg 30", "The quantity is zero."),
+        "ATXid_h2": ("SELL maize 1 kg 0.00001", "The price is zero."),
+        "ATXid_h3": ("SELL maize 1 jin 100000000", "A number is too large."),
+        "ATXid_h4": ("SELL maize 50 kg 1" + "O" * 25, "A number is too large."),
+    }
+    for gateway_id, (text, _) in texts.items():
+        _post(client, gateway_id, text)
+    _run_jobs(app)
+    assert _offers(app) == []
+    replies = _replies(app)
+    assert all(
+        problem in reply for reply, (_, problem) in zip(replies, texts.values(), strict=True)
+    ), replies
+    assert all(r.startswith("We read: maize") for r in replies)
+
+
+def test_an_offer_number_is_a_whole_number_as_written(app: Flask, client: FlaskClient) -> None:
+    _post(client, "ATXid_n1", "SELL maize 50kg 30")
+    _run_jobs(app)
+    [offer] = _offers(app)
+    _post(client, "ATXid_n2", f"SOLD {offer.id}.9")
+    _post(client, "ATXid_n3", "CANCEL 2k")
+    _run_jobs(app)
+    assert [o.status for o in _offers(app)] == [OfferStatus.OPEN]
+    assert all(r.startswith("Ngazi: dial") for r in _replies(app)[1:])
+
+
+def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: FlaskClient) -> None:
+    from domain.sms_encoding import parts, text_length
+
+    _post(client, "ATXid_f1", "vends maïs 2 sacs 4500 fcfa")
+    _post(client, "ATXid_f2", "bonjour ça va")
+    _run_jobs(app)
+    offer, chatter = _replies(app)
+    assert offer.startswith("Offre ") and "4 500" in offer  # French grouping, plain space
+    assert text_length(offer).encoding == "GSM-7" and parts(offer) == 1
+    assert chatter.startswith("Ngazi : composez")  # help in the language it was written in

@@ -46,7 +46,7 @@ EXPECTED = {
     "ATXid_kw9": ("help", "fr"),
     "ATXid_kw10": ("help", "zh"),
     "ATXid_kw11": ("help", "en"),
-    "ATXid_kw12": ("help", "en"),
+    "ATXid_kw12": ("help", "sw"),  # KAZI: help in the language it is written in
     "ATXid_kw13": ("language", "sw"),
     "ATXid_kw14": ("no-offer", "en"),
     "ATXid_kw15": ("no-offer", "en"),

@@ -46,7 +46,15 @@ def _command(tokens: list[_Token], vocab: Vocabulary) -> Command | None:
     takes, rest = vocab.takes[name], words[1:]
     arg: str | None = None
     if takes == "number":
-        arg = next((str(int(t.value)) for t in rest if t.kind == "num" and not t.flag), None)
+        # An offer number is a whole number as written: "12.9" or "2k" is none.
+        arg = next(
+            (
+                str(int(t.value))
+                for t in rest
+                if t.kind == "num" and not t.flag and t.raw.isdigit() and t.value == int(t.raw)
+            ),
+            None,
+        )
     elif takes == "language" and rest:
         arg = vocab.language_names.get(rest[0].low)
     elif takes == "produce":
