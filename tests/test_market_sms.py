@@ -4,13 +4,13 @@ offer, LANG sets the language; one offer and one reply per message."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import db_session
 from domain import market
@@ -207,3 +207,16 @@ def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: Fla
     assert offer.startswith("Offre ") and "4 500" in offer  # French grouping, plain space
     assert text_length(offer).encoding == "GSM-7" and parts(offer) == 1
     assert chatter.startswith("Ngazi : composez")  # help in the language it was written in
+
+
+def test_worker_maintenance_expires_offers(app: Flask, client: FlaskClient) -> None:
+    from workers import NgaziWorker
+
+    _post(client, "ATXid_e1", "SELL maize 50kg 30")
+    _run_jobs(app)
+    with app.app_context():
+        db = db_session()
+        db.execute(update(ProduceOffer).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        db.commit()
+        NgaziWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).run_maintenance_tasks()
+    assert [o.status for o in _offers(app)] == [OfferStatus.EXPIRED]

@@ -67,13 +67,20 @@ def enqueue(name: str, func: Callable[..., Any], *args: Any, retries: int = 3) -
 
 class _Maintenance:
     """RQ's periodic maintenance (every 10 min), plus: make sure the campaigns'
-    tick is scheduled (its chain lives in Redis and dies with Redis's data)."""
+    tick is scheduled (its chain lives in Redis and dies with Redis's data), and
+    close produce offers past their days."""
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
+        from app.db import db_session
+        from domain.market import expire_offers
+        from models.base import utcnow
         from workers.campaigns import schedule_tick
 
         schedule_tick()
+        db = db_session()
+        expire_offers(db, utcnow())
+        db.commit()
 
 
 class NgaziWorker(_Maintenance, SimpleWorker):
