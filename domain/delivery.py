@@ -87,10 +87,15 @@ def apply_report(db: Session, report: Report, *, settle_after: timedelta | None 
         if ours is SmsStatus.DELIVERED:
             values["delivered_at"] = utcnow()
     # By number and id: the number's index finds the row (the id has none: see
-    # models.OutboundSms); a report without a number is looked up by id alone.
-    this = [OutboundSms.gateway_message_id == report.message_id]
-    if report.msisdn is not None:
-        this.append(OutboundSms.msisdn == report.msisdn)
+    # models.OutboundSms). The gateway always names the number; a report that
+    # does not is not looked up by id alone, which would read the whole table.
+    if report.msisdn is None:
+        log.warning("delivery report %s (%s) names no number", report.message_id, report.status)
+        return "unknown"
+    this = [
+        OutboundSms.gateway_message_id == report.message_id,
+        OutboundSms.msisdn == report.msisdn,
+    ]
     msisdn = db.execute(
         update(OutboundSms)
         .where(*this, OutboundSms.status.in_(behind))

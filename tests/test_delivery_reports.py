@@ -139,7 +139,8 @@ def test_concurrent_reports_cannot_take_a_message_back(app: Flask) -> None:
     def post(status: str) -> None:
         client = app.test_client()
         barrier.wait()
-        client.post("/sms/delivery", data={"id": "ATXid_race", "status": status})
+        report = {"id": "ATXid_race", "status": status, "phoneNumber": "+254700000201"}
+        client.post("/sms/delivery", data=report)
 
     threads = [threading.Thread(target=post, args=(s,)) for s in statuses]
     for t in threads:
@@ -216,7 +217,13 @@ def test_mask() -> None:
 
 def test_network_code_and_retry_count_are_read_safely(app: Flask, client: FlaskClient) -> None:
     row_id = _outbound(app, "+254700000201", "ATXid_n1")
-    form = {"id": "ATXid_n1", "status": "Sent", "networkCode": "not-a-code", "retryCount": "x"}
+    form = {
+        "id": "ATXid_n1",
+        "status": "Sent",
+        "phoneNumber": "+254700000201",
+        "networkCode": "not-a-code",
+        "retryCount": "x",
+    }
     assert client.post("/sms/delivery", data=form).text == "updated"
     assert _row(app, row_id).network_code is None
 
@@ -297,3 +304,11 @@ def test_a_report_for_a_claim_its_worker_may_still_answer_waits(app: Flask) -> N
         db.commit()
         assert apply_report_later(report._asdict()) == "updated"
     assert _row(app, young).status is SmsStatus.DELIVERED
+
+
+def test_a_report_that_names_no_number_is_not_searched_for(app: Flask, client: FlaskClient) -> None:
+    """Found by id alone it would read the whole table (the id has no index)."""
+    row_id = _outbound(app, "+254700000201", "ATXid_nonumber")
+    form = {"id": "ATXid_nonumber", "status": "Success"}
+    assert client.post("/sms/delivery", data=form).text == "unknown"
+    assert _row(app, row_id).status is SmsStatus.SENT
