@@ -23,6 +23,7 @@ from domain import delivery, inbound
 from domain.phone import InvalidMsisdn, normalise_msisdn
 from domain.subscribers import opt_out
 from models import InboundStatus
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +149,18 @@ def delivery_report() -> Response:
     db = db_session()
     config = current_app.config
     # A claim younger than the gateway's timeout may still be answered by its
-    # worker: with a scheduler to try again later, wait for that answer.
+    # worker: the report waits for that answer (the campaigns' tick applies it).
+    # Without Redis there are no workers racing the webhook: apply it at once.
     settle = timedelta(seconds=config["AT_SMS_TIMEOUT"] + 5) if config["REDIS_URL"] else None
     try:
         outcome = delivery.apply_report(db, report, settle_after=settle)
+        if outcome == "later" and settle is not None:  # the tick applies it when due
+            delivery.wait(db, report, utcnow() + settle)
         db.commit()
     except SQLAlchemyError:
         log.exception("sms delivery: could not apply report %s", report.message_id)
         db.rollback()
         return _plain(BUSY, 503)
-    if outcome == "later" and settle is not None:
-        from workers import SMS, queue
-        from workers.delivery import apply_report_later
-
-        queue(SMS).enqueue_in(settle, apply_report_later, report._asdict())
     return _plain(outcome)
 
 

@@ -11,20 +11,21 @@ id): the oldest such claim to that number takes the id, so it is reconciled
 without being sent twice. A claim younger than ``settle_after`` may still be
 answered by its worker (and two campaigns may be sending to the same number at
 once): the report is then ``"later"``, to be applied again once that worker
-has had its say.
+has had its say: ``wait`` keeps it, ``apply_waiting`` (the campaigns' tick)
+applies it when due.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.subscribers import opt_out
-from models import RANK, OutboundSms, SmsStatus
+from models import RANK, OutboundSms, SmsStatus, WaitingReport
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -177,3 +178,39 @@ def mask(msisdn: str | None) -> str:
     if len(msisdn) <= 7:
         return "*" * len(msisdn)
     return msisdn[:5] + "*" * (len(msisdn) - 7) + msisdn[-2:]
+
+
+def wait(db: Session, report: Report, apply_after: datetime) -> None:
+    """Keep ``report`` (one ``apply_report`` answered "later") to apply from
+    ``apply_after``. Does not commit."""
+    assert report.msisdn is not None  # "later" is only answered for a number
+    db.add(
+        WaitingReport(
+            message_id=report.message_id,
+            status=report.status,
+            msisdn=report.msisdn,
+            network_code=report.network_code,
+            failure_reason=report.failure_reason,
+            apply_after=apply_after,
+            received_at=utcnow(),
+        )
+    )
+
+
+def apply_waiting(db: Session, now: datetime, limit: int = 1000) -> int:
+    """Apply the kept reports due by ``now`` (oldest first, at most ``limit``),
+    each once; returns how many. Commits."""
+    due = db.scalars(
+        select(WaitingReport)
+        .where(WaitingReport.apply_after <= now)
+        .order_by(WaitingReport.apply_after, WaitingReport.id)
+        .limit(limit)
+    ).all()
+    for kept in due:
+        report = Report(
+            kept.message_id, kept.status, kept.msisdn, kept.network_code, kept.failure_reason
+        )
+        apply_report(db, report)
+        db.delete(kept)
+        db.commit()
+    return len(due)

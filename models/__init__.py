@@ -13,7 +13,7 @@ from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscript
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
 from models.market import OfferStatus, ProduceOffer
-from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus
+from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus, WaitingReport
 from models.subscriber import Subscriber
 from models.survey import Survey, SurveyDraft, SurveyRound
 
@@ -45,5 +45,6 @@ __all__ = [
     "SurveyDraft",
     "SurveyRound",
     "Topic",
+    "WaitingReport",
     "cadre_village",
 ]

@@ -125,3 +125,21 @@ class InboundSms(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WaitingReport(Base):
+    """A delivery report held back: it has an id we have not recorded, and a
+    claim to its number is young enough that its worker may still answer
+    (``domain.delivery``). The campaigns' tick applies it from ``apply_after``;
+    kept in the database, it survives a worker killed or Redis flushed."""
+
+    __tablename__ = "waiting_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    msisdn: Mapped[str] = mapped_column(String(16), index=True)
+    network_code: Mapped[str | None] = mapped_column(String(8))
+    failure_reason: Mapped[str | None] = mapped_column(String(120))
+    apply_after: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

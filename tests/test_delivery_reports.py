@@ -282,18 +282,22 @@ def test_malformed_opt_out_notice_is_400(
 
 def test_a_report_for_a_claim_its_worker_may_still_answer_waits(app: Flask) -> None:
     """Two campaigns may be sending to one number at once: a report with an id we
-    have not recorded is not given to a claim whose worker may still answer."""
-    from domain.delivery import Report, apply_report
-    from workers.delivery import apply_report_later
+    have not recorded is not given to a claim whose worker may still answer; it
+    waits in the database, and the tick applies it when due."""
+    from domain.delivery import Report, apply_report, apply_waiting, wait
+    from models import WaitingReport
 
     young = _outbound(app, "+254700000990", None, SmsStatus.SENDING, datetime.now(UTC))
     report = Report("ATXid_race", "Success", "+254700000990")
+    now = datetime.now(UTC)
     with app.app_context():
         db = db_session()
         assert apply_report(db, report, settle_after=timedelta(seconds=35)) == "later"
+        wait(db, report, now + timedelta(seconds=35))
         db.commit()
+        assert apply_waiting(db, now) == 0  # not due yet
     assert _row(app, young).status is SmsStatus.SENDING
-    # Its worker answered meanwhile (the id is recorded): applied again, it lands there.
+    # Its worker answered meanwhile (the id is recorded): applied when due, it lands there.
     with app.app_context():
         db = db_session()
         db.execute(
@@ -302,7 +306,8 @@ def test_a_report_for_a_claim_its_worker_may_still_answer_waits(app: Flask) -> N
             .values(status=SmsStatus.SENT, gateway_message_id="ATXid_race")
         )
         db.commit()
-        assert apply_report_later(report._asdict()) == "updated"
+        assert apply_waiting(db, now + timedelta(seconds=36)) == 1
+        assert db.scalars(select(WaitingReport)).all() == []
     assert _row(app, young).status is SmsStatus.DELIVERED
 
 

@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session
 
 from app.db import db_session
 from app.gateways import INSUFFICIENT_BALANCE, BulkRecipient, GatewayUnavailable, sms_sender
-from domain import campaigns
+from domain import campaigns, delivery
 from domain.sms import queue_sms
 from domain.sms_encoding import parts as sms_parts
 from domain.subscribers import opt_out
-from models import Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
+from models import Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber, WaitingReport
 from models.base import utcnow
 from workers import CAMPAIGNS, DEFAULT, SMS, job, queue
 
@@ -625,6 +625,9 @@ def tick() -> dict[str, int]:
     for campaign in due:
         start(db, campaign, now)
         done["started"] += 1
+    applied = delivery.apply_waiting(db, now)  # before any claim is put back
+    if applied:
+        done["reports"] = applied
     sending = db.scalars(select(Campaign).where(Campaign.status == CampaignStatus.SENDING)).all()
     stalled_before = now - timedelta(seconds=config["CAMPAIGN_STALL_SECONDS"])
     for campaign in sending:
@@ -651,6 +654,8 @@ def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: in
             OutboundSms.status == SmsStatus.SENDING,
             OutboundSms.claimed_at < now - timedelta(seconds=timeout),
             OutboundSms.gateway_message_id.is_(None),
+            # A report for this number is waiting to settle it: not yet.
+            ~exists().where(WaitingReport.msisdn == OutboundSms.msisdn),
         )
         .values(status=SmsStatus.QUEUED, claimed_at=None)
         .execution_options(synchronize_session=False)

@@ -1,4 +1,4 @@
-"""produce offers
+"""produce offers, waiting delivery reports
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +17,24 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "waiting_report",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("msisdn", sa.String(length=16), nullable=False),
+        sa.Column("network_code", sa.String(length=8), nullable=True),
+        sa.Column("failure_reason", sa.String(length=120), nullable=True),
+        sa.Column("apply_after", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_waiting_report")),
+    )
+    with op.batch_alter_table("waiting_report", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_waiting_report_apply_after"), ["apply_after"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_waiting_report_msisdn"), ["msisdn"], unique=False)
+
     op.create_table(
         "produce_offer",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,3 +91,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_produce_offer_market")
 
     op.drop_table("produce_offer")
+    with op.batch_alter_table("waiting_report", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_waiting_report_msisdn"))
+        batch_op.drop_index(batch_op.f("ix_waiting_report_apply_after"))
+
+    op.drop_table("waiting_report")
