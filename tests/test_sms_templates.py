@@ -66,8 +66,11 @@ def test_unbalanced_braces(template: str, message: str) -> None:
 
 
 def test_validate_accepts_recipient_fields_and_declared_variables() -> None:
-    validate("{village}, {county}: {job} until {closing_date}, {amount}", VARIABLES)
-    validate("Nothing to fill", {})
+    template = "{village}, {county}: {job} until {closing_date}, {amount}"
+    assert validate(template, VARIABLES) is None  # raises TemplateError when it refuses
+    assert placeholders(template) == ["village", "county", "job", "closing_date", "amount"]
+    assert validate("Nothing to fill", {}) is None
+    assert placeholders("Nothing to fill") == []
 
 
 def test_validate_names_an_unknown_placeholder() -> None:
