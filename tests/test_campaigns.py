@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from freezegun import freeze_time
-from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from app.db import db_session
@@ -27,7 +26,8 @@ from domain.sms import inbox
 from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area, set_topic
 from models import Area, Campaign, CampaignStatus, OutboundSms, SmsStatus, Subscriber
 from tests.factories import DEMO_CADRE, DEMO_PIN, create_completed_household, household, member
-from workers import CAMPAIGNS, QUEUES, queue, set_worker_app
+from tests.jobs import run_jobs
+from workers import CAMPAIGNS, QUEUES, queue
 from workers import campaigns as jobs
 
 PRICE = "KES 0.80"
@@ -57,13 +57,6 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:
         lambda c, group, first, last, at: recorded.append((c, *group, first, last)),
     )
     return recorded
-
-
-def _run_jobs(app: Flask) -> None:
-    """Work the queues to empty when jobs are real (REDIS_URL set); inline, they already ran."""
-    if app.config["REDIS_URL"]:
-        set_worker_app(app)
-        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
 
 
 def _area(name: str) -> int:
@@ -669,7 +662,7 @@ def test_cadre_sends_an_approved_message_to_a_village(
     for _ in range(2):  # the gateway repeats the callback: one campaign
         screen = dial("cadre-sms", "1*8*2468*5*2*1*1", msisdn=DEMO_CADRE).get_data(as_text=True)
         assert screen.startswith("END") and "Sending. Households: 2. Campaign" in screen
-    _run_jobs(app)
+    run_jobs(app)
     with app.app_context():
         db = db_session()
         (c,) = db.scalars(select(Campaign)).all()

@@ -9,14 +9,14 @@ from decimal import Decimal
 
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from app.db import db_session
 from domain import market
 from domain.subscribers import get_or_create_subscriber, set_home_area
 from models import Area, OfferStatus, OutboundSms, ProduceOffer, Subscriber
-from workers import QUEUES, set_worker_app
+from tests.jobs import run_jobs
+from workers import QUEUES
 
 SELLER = "+254700000400"
 OTHER = "+254700000401"
@@ -25,12 +25,6 @@ OTHER = "+254700000401"
 def _post(client: FlaskClient, gateway_id: str, text: str, sender: str = SELLER) -> None:
     form = {"from": sender, "to": "21234", "text": text, "id": gateway_id, "date": "", "linkId": ""}
     assert client.post("/sms/inbound", data=form).status_code == 200
-
-
-def _run_jobs(app: Flask) -> None:
-    if app.config["REDIS_URL"]:
-        set_worker_app(app)
-        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
 
 
 def _offers(app: Flask) -> list[ProduceOffer]:
@@ -60,7 +54,7 @@ def test_an_offer_is_stored_and_confirmed_with_its_number(app: Flask, client: Fl
     _seller_in_ahero(app)
     for _ in range(2):  # the gateway posts it twice: one offer, one reply
         _post(client, "ATXid_m1", "SELL maize 50kg 30")
-    _run_jobs(app)
+    run_jobs(app)
     [offer] = _offers(app)
     assert (offer.produce, offer.quantity, offer.unit, offer.unit_price, offer.total_price) == (
         "maize",
@@ -86,7 +80,7 @@ def test_an_offer_is_stored_and_confirmed_with_its_number(app: Flask, client: Fl
 
 def test_a_bag_offer_gets_its_price_per_kg(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_m2", "uza mahindi gunia 5 bei 3000")
-    _run_jobs(app)
+    run_jobs(app)
     [offer] = _offers(app)
     assert (offer.produce, offer.unit, offer.quantity, offer.unit_price) == (
         "maize",
@@ -101,7 +95,7 @@ def test_a_bag_offer_gets_its_price_per_kg(app: Flask, client: FlaskClient) -> N
 
 def test_an_unclear_amount_is_never_guessed(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_m3", "SELL maize -5kg 30")
-    _run_jobs(app)
+    run_jobs(app)
     assert _offers(app) == []
     [reply] = _replies(app)
     assert reply.startswith("We read: maize")
@@ -112,13 +106,13 @@ def test_an_unclear_amount_is_never_guessed(app: Flask, client: FlaskClient) -> 
 def test_sold_and_cancel_close_only_the_senders_own_offer(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_m4", "SELL beans 2 bags @9000 ksh")
     _post(client, "ATXid_m5", "SELL beans 3 bags @9500 ksh")
-    _run_jobs(app)
+    run_jobs(app)
     first, second = _offers(app)
     _post(client, "ATXid_m6", f"SOLD {first.id}", sender=OTHER)
     _post(client, "ATXid_m7", f"SOLD {first.id}")
     _post(client, "ATXid_m8", f"sold {first.id}")
     _post(client, "ATXid_m9", f"CANCEL {second.id}")
-    _run_jobs(app)
+    run_jobs(app)
     assert [o.status for o in _offers(app)] == [OfferStatus.SOLD, OfferStatus.CANCELLED]
     assert _replies(app, OTHER) == [f"You have no offer {first.id}. Check the number in our SMS."]
     assert _replies(app)[2:] == [
@@ -130,7 +124,7 @@ def test_sold_and_cancel_close_only_the_senders_own_offer(app: Flask, client: Fl
 
 def test_lang_sets_the_language_and_answers_in_it(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_m10", "LANG SW")
-    _run_jobs(app)
+    run_jobs(app)
     with app.app_context():
         language = db_session().scalar(
             select(Subscriber.language).where(Subscriber.msisdn == SELLER)
@@ -142,7 +136,7 @@ def test_lang_sets_the_language_and_answers_in_it(app: Flask, client: FlaskClien
 
 def test_offers_past_their_days_expire(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_m11", "SELL maize 50kg 30")
-    _run_jobs(app)
+    run_jobs(app)
     [offer] = _offers(app)
     with app.app_context():
         db = db_session()
@@ -177,7 +171,7 @@ def test_what_would_not_store_as_read_is_unclear_not_an_offer(
     }
     for gateway_id, (text, _) in texts.items():
         _post(client, gateway_id, text)
-    _run_jobs(app)
+    run_jobs(app)
     assert _offers(app) == []
     replies = _replies(app)
     assert all(
@@ -188,11 +182,11 @@ def test_what_would_not_store_as_read_is_unclear_not_an_offer(
 
 def test_an_offer_number_is_a_whole_number_as_written(app: Flask, client: FlaskClient) -> None:
     _post(client, "ATXid_n1", "SELL maize 50kg 30")
-    _run_jobs(app)
+    run_jobs(app)
     [offer] = _offers(app)
     _post(client, "ATXid_n2", f"SOLD {offer.id}.9")
     _post(client, "ATXid_n3", "CANCEL 2k")
-    _run_jobs(app)
+    run_jobs(app)
     assert [o.status for o in _offers(app)] == [OfferStatus.OPEN]
     assert all(r.startswith("Ngazi: dial") for r in _replies(app)[1:])
 
@@ -202,7 +196,7 @@ def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: Fla
 
     _post(client, "ATXid_f1", "vends maïs 2 sacs 4500 fcfa")
     _post(client, "ATXid_f2", "bonjour ça va")
-    _run_jobs(app)
+    run_jobs(app)
     offer, chatter = _replies(app)
     assert offer.startswith("Offre ") and "4 500" in offer  # French grouping, plain space
     assert text_length(offer).encoding == "GSM-7" and parts(offer) == 1
@@ -213,7 +207,7 @@ def test_worker_maintenance_expires_offers(app: Flask, client: FlaskClient) -> N
     from workers import NgaziWorker
 
     _post(client, "ATXid_e1", "SELL maize 50kg 30")
-    _run_jobs(app)
+    run_jobs(app)
     with app.app_context():
         db = db_session()
         db.execute(update(ProduceOffer).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))

@@ -12,7 +12,6 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import select, update
 
 import domain.inbound
@@ -21,7 +20,7 @@ from app.db import db_session
 from domain.subscribers import get_or_create_subscriber, opt_out, set_language
 from models import InboundSms, InboundStatus, OutboundSms, SmsStatus, Subscriber
 from tests.conftest import FIXTURES
-from workers import QUEUES, set_worker_app
+from tests.jobs import run_jobs
 from workers.inbound import process_inbound
 
 CASES = [
@@ -80,13 +79,6 @@ def _form(gateway_id: str = "ATXid_t1", text: str = "STOP", **extra: str) -> dic
     }
 
 
-def _run_jobs(app: Flask) -> None:
-    """Work the queues to empty when jobs are real (REDIS_URL set); inline, they already ran."""
-    if app.config["REDIS_URL"]:
-        set_worker_app(app)
-        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
-
-
 def _inbound(app: Flask) -> list[InboundSms]:
     with app.app_context():
         return list(db_session().scalars(select(InboundSms).order_by(InboundSms.id)))
@@ -127,7 +119,7 @@ def test_fixture_message(app: Flask, client: FlaskClient, case: dict[str, str]) 
         "OK",
         "text/plain",
     )
-    _run_jobs(app)
+    run_jobs(app)
     [row] = _inbound(app)
     assert (row.gateway_id, row.msisdn, row.to, row.text, row.link_id, row.gateway_date) == (
         case["id"],
@@ -162,7 +154,7 @@ def test_fixture_message(app: Flask, client: FlaskClient, case: dict[str, str]) 
 )
 def test_english_replies(app: Flask, client: FlaskClient, text: str, body: str) -> None:
     client.post("/sms/inbound", data=_form(text=text))
-    _run_jobs(app)
+    run_jobs(app)
     assert [r.body for r in _replies(app)] == [body]
 
 
@@ -174,7 +166,7 @@ def test_the_language_the_subscriber_chose_wins_over_the_keywords(
         subscriber_id, _ = get_or_create_subscriber(db_session(), MSISDN)
         set_language(db_session(), subscriber_id, "fr")
     client.post("/sms/inbound", data=_form(text="ACHA"))
-    _run_jobs(app)
+    run_jobs(app)
     assert [r.body for r in _replies(app)] == [f"[fr] {OPTED_OUT}"]
 
 
@@ -187,7 +179,7 @@ def test_raw_message_is_kept_when_processing_fails_and_a_retry_processes_it(
     monkeypatch.setattr(domain.inbound, "opt_out", broken)
     resp = client.post("/sms/inbound", data=_form(text="STOP now"))
     assert (resp.status_code, resp.get_data(as_text=True)) == (200, "OK")
-    _run_jobs(app)
+    run_jobs(app)
     [row] = _inbound(app)
     assert (row.status, row.outcome, row.error, row.text) == (
         InboundStatus.FAILED,
@@ -202,7 +194,7 @@ def test_raw_message_is_kept_when_processing_fails_and_a_retry_processes_it(
     runner = app.test_cli_runner()
     result = runner.invoke(args=["sms", "retry-inbound"])
     assert (result.exit_code, result.output) == (0, "enqueued 1 inbound messages\n")
-    _run_jobs(app)
+    run_jobs(app)
     [row] = _inbound(app)
     assert (row.status, row.outcome, row.error) == (InboundStatus.PROCESSED, "opt-out", None)
     assert [r.body for r in _replies(app)] == [OPTED_OUT]
@@ -219,12 +211,12 @@ def test_an_older_start_retried_after_a_later_stop_leaves_the_number_opted_out(
 
     monkeypatch.setattr(domain.inbound, "opt_in", broken)
     client.post("/sms/inbound", data=_form("ATXid_start", "START"))
-    _run_jobs(app)
+    run_jobs(app)
     monkeypatch.undo()
     client.post("/sms/inbound", data=_form("ATXid_stop", "STOP"))
-    _run_jobs(app)
+    run_jobs(app)
     assert app.test_cli_runner().invoke(args=["sms", "retry-inbound"]).exit_code == 0
-    _run_jobs(app)  # the START, processed after the STOP that came later
+    run_jobs(app)  # the START, processed after the STOP that came later
     outcomes = {row.gateway_id: row.outcome for row in _inbound(app)}
     assert outcomes == {"ATXid_start": "superseded", "ATXid_stop": "opt-out"}
     subscriber = _subscriber(app, MSISDN)
@@ -235,7 +227,7 @@ def test_an_older_start_retried_after_a_later_stop_leaves_the_number_opted_out(
 def test_a_repeated_stop_is_confirmed_once(app: Flask, client: FlaskClient) -> None:
     client.post("/sms/inbound", data=_form("ATXid_s1", "STOP"))
     client.post("/sms/inbound", data=_form("ATXid_s2", "stop!"))
-    _run_jobs(app)
+    run_jobs(app)
     assert [row.outcome for row in _inbound(app)] == ["opt-out", "opt-out"]
     assert [r.body for r in _replies(app)] == [OPTED_OUT]
 
@@ -246,7 +238,7 @@ def test_an_opted_out_number_gets_no_reply_unless_it_asks_for_help(
     client.post("/sms/inbound", data=_form("ATXid_o1", "STOP"))
     client.post("/sms/inbound", data=_form("ATXid_o2", "hello, any maize buyers?"))
     client.post("/sms/inbound", data=_form("ATXid_o3", "HELP"))
-    _run_jobs(app)
+    run_jobs(app)
     outcomes = [row.outcome for row in _inbound(app)]
     assert outcomes == ["opt-out", "ignored", "help"]
     assert [r.body for r in _replies(app)] == [OPTED_OUT, HELP]
@@ -268,7 +260,7 @@ def test_redis_down_still_answers_200_and_the_row_waits_for_a_retry(
     monkeypatch.undo()
     result = app.test_cli_runner().invoke(args=["sms", "retry-inbound"])
     assert result.output == "enqueued 1 inbound messages\n"
-    _run_jobs(app)
+    run_jobs(app)
     assert [(r.status, r.outcome) for r in _inbound(app)] == [(InboundStatus.PROCESSED, "help")]
     assert [r.body for r in _replies(app)] == [HELP]
 
@@ -277,7 +269,7 @@ def test_same_id_posted_twice_is_stored_and_answered_once(app: Flask, client: Fl
     for _ in range(2):
         resp = client.post("/sms/inbound", data=_form())
         assert (resp.status_code, resp.get_data(as_text=True)) == (200, "OK")
-        _run_jobs(app)
+        run_jobs(app)
     assert [(r.gateway_id, r.status) for r in _inbound(app)] == [
         ("ATXid_t1", InboundStatus.PROCESSED)
     ]
@@ -286,7 +278,7 @@ def test_same_id_posted_twice_is_stored_and_answered_once(app: Flask, client: Fl
 
 def test_processing_twice_replies_once(app: Flask, client: FlaskClient) -> None:
     client.post("/sms/inbound", data=_form(text="HELP"))
-    _run_jobs(app)
+    run_jobs(app)
     [row] = _inbound(app)
     with app.app_context():
         assert process_inbound(row.id) == "skipped"  # already processed: nothing
@@ -298,7 +290,7 @@ def test_processing_twice_replies_once(app: Flask, client: FlaskClient) -> None:
         db_session().commit()
         assert process_inbound(row.id) == "help"
         assert process_inbound(-1) == "skipped"  # no such row
-    _run_jobs(app)
+    run_jobs(app)
     assert [r.body for r in _replies(app)] == [HELP]
 
 
@@ -320,7 +312,7 @@ def test_concurrent_posts_of_the_same_id_store_one_row(app: Flask) -> None:
         t.start()
     for t in threads:
         t.join(30)
-    _run_jobs(app)
+    run_jobs(app)
     assert answers == [(200, "OK")] * n
     assert [(r.gateway_id, r.status, r.outcome) for r in _inbound(app)] == [
         ("ATXid_race", InboundStatus.PROCESSED, "opt-out")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from app import create_app
@@ -16,17 +15,11 @@ from app.db import db_session
 from app.gateways.mock_server import MockGateway, serve
 from domain.sms import queue_sms
 from models import OutboundSms, SmsStatus
-from workers import QUEUES, SMS, enqueue, set_worker_app
+from tests.jobs import run_jobs
+from workers import SMS, enqueue
 from workers.sms import send_sms
 
 MSISDN = "+254700000101"
-
-
-def _run_jobs(app: Flask) -> None:
-    """Work the queues to empty when jobs are real (REDIS_URL set); inline, they already ran."""
-    if app.config["REDIS_URL"]:
-        set_worker_app(app)  # as `flask worker` does: jobs run in this app's context
-        SimpleWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).work(burst=True)
 
 
 def _rows(app: Flask) -> list[OutboundSms]:
@@ -39,7 +32,7 @@ def test_article_by_sms_goes_to_the_outbox_without_credentials(
 ) -> None:
     taken = to_sms_option("sms1", ["1", "4", "2", "1"])  # English, Health, Malaria, 1st
     dial("sms1", "*".join([*taken, "1"]))
-    _run_jobs(app)
+    run_jobs(app)
     [row] = _rows(app)
     assert row.msisdn == MSISDN
     assert row.body.startswith("Sleep under a treated net")
@@ -71,7 +64,7 @@ def _queue(app: Flask, msisdn: str, body: str, key: str) -> int:
     with app.app_context():
         queued = queue_sms(db_session(), msisdn=msisdn, body=body, dedup_key=key)
         enqueue(SMS, send_sms, queued.id, retries=0)
-    _run_jobs(app)
+    run_jobs(app)
     return queued.id
 
 
