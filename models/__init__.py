@@ -12,7 +12,8 @@ from models.cadre import Cadre, CadreRole, cadre_village
 from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
-from models.market import OfferStatus, ProduceOffer
+from models.job import Job, JobApplication, JobStatus
+from models.market import ContactRequest, OfferStatus, PriceAlert, ProduceOffer
 from models.sms import RANK, InboundSms, InboundStatus, OutboundSms, SmsStatus, WaitingReport
 from models.subscriber import Subscriber
 from models.survey import Survey, SurveyDraft, SurveyRound
@@ -29,13 +30,18 @@ __all__ = [
     "CadreRole",
     "Category",
     "CategoryTranslation",
+    "ContactRequest",
     "Household",
     "HouseholdSurvey",
     "InboundSms",
     "InboundStatus",
+    "Job",
+    "JobApplication",
+    "JobStatus",
     "MessageTemplate",
     "OfferStatus",
     "OutboundSms",
+    "PriceAlert",
     "ProduceOffer",
     "RANK",
     "SmsStatus",

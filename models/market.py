@@ -30,7 +30,10 @@ class ProduceOffer(Base):
     """
 
     __tablename__ = "produce_offer"
-    __table_args__ = (Index("ix_produce_offer_market", "produce", "status", "area_id"),)
+    __table_args__ = (
+        Index("ix_produce_offer_market", "produce", "status", "area_id"),
+        Index("ix_produce_offer_prices", "produce", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msisdn: Mapped[str] = mapped_column(String(16), index=True)  # the seller, E.164
@@ -51,3 +54,37 @@ class ProduceOffer(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PriceAlert(Base):
+    """A subscriber's wish for a weekly SMS of a produce's median price.
+
+    ``area_id`` is the area the price is taken over (the subscriber's county
+    when they subscribed, or None for the whole country). One alert per
+    subscriber and produce; subscribing again moves it.
+    """
+
+    __tablename__ = "price_alert"
+    __table_args__ = (Index("ix_price_alert_produce_area", "produce", "area_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    produce: Mapped[str] = mapped_column(String(40), primary_key=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ContactRequest(Base):
+    """A buyer asked for a seller's number (``Market → Buy → Contact seller``).
+
+    One row per buyer and offer: asking again sends nothing more.
+    """
+
+    __tablename__ = "contact_request"
+
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("produce_offer.id", ondelete="CASCADE"), primary_key=True
+    )
+    buyer_msisdn: Mapped[str] = mapped_column(String(16), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

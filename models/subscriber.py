@@ -28,4 +28,7 @@ class Subscriber(PinProtected, Base):
     opt_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Home village: the household the subscriber heads, or None until known.
     area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    # Whether buyers may be given this number for the subscriber's produce
+    # offers: None until asked (once, when they first offer), then their answer.
+    shares_contact: Mapped[bool | None] = mapped_column(Boolean)
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -28,10 +28,13 @@ from menus.session import SINCE_KEY
 from models import (
     Cadre,
     Campaign,
+    ContactRequest,
     Household,
     HouseholdSurvey,
     InboundSms,
+    JobApplication,
     OutboundSms,
+    PriceAlert,
     ProduceOffer,
     Subscriber,
     Subscription,
@@ -124,6 +127,9 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     with _session_app.app_context():
         db = db_session()
         for model in (
+            ContactRequest,
+            PriceAlert,
+            JobApplication,
             ProduceOffer,
             OutboundSms,
             Campaign,
