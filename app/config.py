@@ -68,6 +68,9 @@ def from_env() -> dict[str, Any]:
         "OPERATOR_MSISDN": os.environ.get("OPERATOR_MSISDN", ""),
         # Days a produce offer stays open unless its farmer says SOLD or CANCEL.
         "OFFER_DAYS": _int("OFFER_DAYS", 14),
+        # Sellers' numbers one buyer may ask for in 24 hours (Market → Buy →
+        # Contact seller): enough to buy, too few to harvest numbers.
+        "MARKET_CONTACTS_PER_DAY": _int("MARKET_CONTACTS_PER_DAY", 10),
         # RQ workers run jobs in their own process (0) or in a forked child per job (1).
         "WORKER_FORK": os.environ.get("WORKER_FORK", "0") == "1",
         # A gateway callback is a few hundred bytes: refuse bodies past this (413).

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain import eligibility
+from domain import eligibility, offer_parser
 from domain.sms_encoding import analyse
 from domain.sms_templates import RECIPIENT_FIELDS, TemplateError, placeholders, render, validate
 from domain.subscribers import TOPICS
@@ -46,6 +46,7 @@ from models import (
     HouseholdSurvey,
     MessageTemplate,
     OutboundSms,
+    PriceAlert,
     SmsStatus,
     Subscriber,
     Subscription,
@@ -65,12 +66,18 @@ class CampaignError(ValueError):
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a campaign is for (every filter optional; all of them must hold)."""
+    """Who a campaign is for (every filter optional; all of them must hold).
+
+    ``price_alert`` is ``{"produce": "maize", "area": 12}``: subscribers with
+    a price alert for that produce over that area (``"area": None``: the
+    whole country), as ``domain.price_alerts`` sends them weekly.
+    """
 
     areas: tuple[int, ...] = ()
     languages: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     rule: Mapping[str, Any] | None = None
+    price_alert: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,6 +95,7 @@ class Audience:
             languages=tuple(data.get("languages") or ()),
             topics=tuple(data.get("topics") or ()),
             rule=data.get("rule"),
+            price_alert=data.get("price_alert"),
         )
 
 
@@ -109,6 +117,10 @@ def check_audience(db: Session, audience: Audience) -> None:
             eligibility.validate(audience.rule)
         except eligibility.RuleError as exc:
             raise CampaignError(f"audience rule: {exc}") from exc
+    if audience.price_alert is not None:
+        produce = audience.price_alert.get("produce")
+        if not offer_parser.is_produce(produce):
+            raise CampaignError(f"price alert: unknown produce {produce!r}")
 
 
 def areas_under(db: Session, area_ids: Sequence[int]) -> list[int]:
@@ -138,6 +150,15 @@ def audience_filter(db: Session, audience: Audience, default_language: str) -> C
             exists().where(
                 Subscription.subscriber_id == Subscriber.id,
                 Subscription.topic.in_(audience.topics),
+            )
+        )
+    if audience.price_alert is not None:
+        area = audience.price_alert.get("area")
+        conditions.append(
+            exists().where(
+                PriceAlert.subscriber_id == Subscriber.id,
+                PriceAlert.produce == audience.price_alert.get("produce"),
+                PriceAlert.area_id.is_(None) if area is None else PriceAlert.area_id == area,
             )
         )
     if audience.rule is not None:

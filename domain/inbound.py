@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain import keywords, market, offer_parser
+from domain import keywords, market, offer_parser, prices
 from domain.sms import queue_sms
 from domain.sms_encoding import GSM7, gsm7_lookalike, text_length
 from domain.sql import upsert
@@ -32,7 +32,7 @@ from domain.subscribers import (
     superseded,
 )
 from domain.translation import LANGUAGES, N_, gettext_for
-from models import InboundSms, InboundStatus, OfferStatus, Subscriber
+from models import Area, InboundSms, InboundStatus, OfferStatus, ProduceOffer, Subscriber
 from models.base import utcnow
 
 MSG_OPTED_OUT = N_("Ngazi: you will get no more messages from us. Reply START to get them again.")
@@ -65,6 +65,11 @@ MSG_CANCELLED = N_("Offer %(n)d is withdrawn.")
 MSG_ALREADY = N_("Offer %(n)d is already closed.")
 MSG_NO_OFFER = N_("You have no offer %(n)s. Check the number in our SMS.")
 MSG_LANGUAGE_SET = N_("Ngazi will write to you in English.")
+MSG_ASK_SHARE = N_("Reply SHARE to let buyers get your number.")
+MSG_SHARED = N_("Ngazi: buyers who ask will get your number for your offers. Reply HIDE to stop.")
+MSG_HIDDEN = N_("Ngazi: your number stays private. Buyers cannot get it. Reply SHARE to change.")
+MSG_ALERT_SET = N_("Ngazi: each week you will get the price of %(produce)s in %(area)s by SMS.")
+MSG_ALERT_WHICH = N_("Which produce? Send like: ALERT maize")
 
 #: Statuses a message can be claimed from: never processed, or processing raised.
 CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.FAILED)
@@ -231,6 +236,9 @@ def _market(
         )
         offer = made.offer
         text = gettext(MSG_OFFER) % {"n": offer.id, "offer": market.describe(offer, language)}
+        if market.shares_contact(db, claimed.msisdn) is None and _first_offer(db, offer):
+            # Asked once, with the first offer; no answer keeps the number private.
+            text += " " + gettext(MSG_ASK_SHARE)
         return "offer", text
     if isinstance(parsed, offer_parser.Unclear):
         understood = market.describe_parts(parsed.understood, language) or gettext(MSG_NOTHING)
@@ -255,11 +263,34 @@ def _market(
                 return parsed.command.lower(), gettext(MSG_ALREADY) % n
             shown = parsed.arg if len(parsed.arg) <= 10 else parsed.arg[:10] + "…"
             return "no-offer", gettext(MSG_NO_OFFER) % {"n": shown}
+        if parsed.command in ("SHARE", "HIDE"):
+            shares = parsed.command == "SHARE"
+            market.set_shares_contact(db, claimed.msisdn, shares)
+            return parsed.command.lower(), gettext(MSG_SHARED if shares else MSG_HIDDEN)
+        if parsed.command == "ALERT":
+            if parsed.arg is None:
+                return "alert", gettext(MSG_ALERT_WHICH)
+            subscriber_id, _ = get_or_create_subscriber(db, claimed.msisdn)
+            area_id = prices.subscribe(db, subscriber_id, parsed.arg, home=True)
+            area = db.get(Area, area_id) if area_id is not None else None
+            return "alert", gettext(MSG_ALERT_SET) % {
+                "produce": offer_parser.produce_name(parsed.arg, language),
+                "area": area.name if area is not None else gettext(prices.MSG_COUNTRY),
+            }
         if parsed.command == "LANG" and parsed.arg in LANGUAGES:
             subscriber_id, _ = get_or_create_subscriber(db, claimed.msisdn)
             set_language(db, subscriber_id, parsed.arg)
             return "language", gettext_for(parsed.arg)(MSG_LANGUAGE_SET)
     return "help", None
+
+
+def _first_offer(db: Session, offer: ProduceOffer) -> bool:
+    """Whether ``offer`` is the first its seller made."""
+    return not db.scalar(
+        select(ProduceOffer.id)
+        .where(ProduceOffer.msisdn == offer.msisdn, ProduceOffer.id != offer.id)
+        .limit(1)
+    )
 
 
 def _fewer_parts(body: str) -> str:

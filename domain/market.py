@@ -9,19 +9,21 @@ open for ``OFFER_DAYS`` days unless its farmer replies ``SOLD <n>`` or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from babel.numbers import format_decimal, get_territory_currencies
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import offer_parser
+from domain.sms import queue_sms
+from domain.subscribers import get_or_create_subscriber
 from domain.translation import N_, gettext_for
-from models import OfferStatus, ProduceOffer, Subscriber
+from models import Area, ContactRequest, OfferStatus, ProduceOffer, Subscriber
 
 MSG_NEGOTIABLE = N_("price to agree")
 
@@ -47,17 +49,24 @@ def create_offer(
     now: datetime,
     days: int,
     region: str,
+    dedup_key: str | None = None,
 ) -> Created:
     """Store ``parsed`` as an open offer of ``msisdn`` (E.164), open ``days`` days.
 
     The currency is the one the farmer named, else ``region``'s. The seller's
-    village is their subscriber record's. One offer per ``inbound_id``: a
-    message processed twice returns the first offer. Does not commit.
+    village is their subscriber record's. One offer per ``inbound_id`` (an
+    SMS) or ``dedup_key`` (a USSD confirmation): a message processed twice, or
+    a callback repeated, returns the first offer. Does not commit.
     """
-    if inbound_id is not None:
-        found = db.scalars(
-            select(ProduceOffer).where(ProduceOffer.inbound_id == inbound_id)
-        ).first()
+    same = (
+        ProduceOffer.inbound_id == inbound_id
+        if inbound_id is not None
+        else ProduceOffer.dedup_key == dedup_key
+        if dedup_key is not None
+        else None
+    )
+    if same is not None:
+        found = db.scalars(select(ProduceOffer).where(same)).first()
         if found is not None:
             return Created(found, False)
     area_id = db.scalar(select(Subscriber.area_id).where(Subscriber.msisdn == msisdn))
@@ -71,6 +80,7 @@ def create_offer(
     offer = ProduceOffer(
         msisdn=msisdn,
         inbound_id=inbound_id,
+        dedup_key=dedup_key,
         produce=parsed.produce,
         quantity=parsed.quantity,
         unit=parsed.unit,
@@ -89,9 +99,7 @@ def create_offer(
         with db.begin_nested():
             db.add(offer)
     except IntegrityError:  # a racing copy of the same message made it first
-        found = db.scalars(
-            select(ProduceOffer).where(ProduceOffer.inbound_id == inbound_id)
-        ).first()
+        found = None if same is None else db.scalars(select(ProduceOffer).where(same)).first()
         if found is None:
             raise
         return Created(found, False)
@@ -205,3 +213,186 @@ def describe_parts(understood: Mapping[str, object], language: str) -> str:
             parts.append(amount(Decimal(str(price)), language))
             break
     return ", ".join(parts)
+
+
+# -- buyers: what is on offer, and the seller's number --------------------------------
+
+MSG_SELLER_NUMBER = N_("Ngazi offer %(n)d: %(offer)s, %(place)s. Seller: %(msisdn)s")
+MSG_BUYER_NUMBER = N_("Ngazi: a buyer wants your offer %(n)d (%(offer)s). Call %(msisdn)s")
+
+
+def open_offers_filter(produce: str | None, area_ids: Sequence[int] | None, now: datetime) -> Any:
+    """The SQL condition for offers a buyer may see: open, not past expiry (the
+    maintenance that closes them runs every few minutes), of ``produce`` (any
+    when None), sold in ``area_ids`` (anywhere when None)."""
+    condition = and_(ProduceOffer.status == OfferStatus.OPEN, ProduceOffer.expires_at > now)
+    if produce is not None:
+        condition = and_(condition, ProduceOffer.produce == produce)
+    if area_ids is not None:
+        condition = and_(condition, ProduceOffer.area_id.in_(area_ids))
+    return condition
+
+
+def produce_on_offer(
+    db: Session, area_ids: Sequence[int] | None, now: datetime
+) -> list[tuple[str, int]]:
+    """``[(produce, open offers), …]`` in ``area_ids`` (anywhere when None), the
+    most offered first, then in ``produce.yaml``'s order."""
+    rows = db.execute(
+        select(ProduceOffer.produce, func.count())
+        .where(open_offers_filter(None, area_ids, now))
+        .group_by(ProduceOffer.produce)
+    ).all()
+    order = {name: i for i, name in enumerate(offer_parser.all_produce())}
+    found = [(str(produce), int(n)) for produce, n in rows]
+    return sorted(found, key=lambda row: (-row[1], order.get(row[0], len(order)), row[0]))
+
+
+def open_offers(
+    db: Session,
+    produce: str,
+    area_ids: Sequence[int] | None,
+    now: datetime,
+    limit: int = 200,
+) -> list[ProduceOffer]:
+    """Open offers of ``produce`` in ``area_ids`` (anywhere when None), newest
+    first, at most ``limit`` (a USSD list of more is never read)."""
+    return list(
+        db.scalars(
+            select(ProduceOffer)
+            .where(open_offers_filter(produce, area_ids, now))
+            .order_by(ProduceOffer.created_at.desc(), ProduceOffer.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def place_of(db: Session, offer: ProduceOffer) -> str:
+    """Where ``offer`` is: its seller's village, else the place they wrote, else ``"?"``."""
+    if offer.area_id is not None:
+        name = db.scalar(select(Area.name).where(Area.id == offer.area_id))
+        if name:
+            return str(name)
+    return offer.location or "?"
+
+
+def price_text(offer: ProduceOffer, language: str) -> str:
+    """``"KES 30/kg"``, ``"KES 3,000/bag"``, ``"KES 4,500"`` (a total) or the
+    words for a price to agree, in ``language``."""
+    unit = offer_parser.unit_name(offer.unit, language)
+    if offer.unit_price is not None:
+        return f"{offer.currency} {amount(offer.unit_price, language)}/{unit}"
+    if offer.total_price is not None:
+        return f"{offer.currency} {amount(offer.total_price, language)}"
+    return gettext_for(language)(MSG_NEGOTIABLE)
+
+
+class Contact(NamedTuple):
+    """What ``contact_seller`` did. ``outcome``: ``sent`` (both numbers sent),
+    ``again`` (this buyer had asked for this offer: nothing new is sent),
+    ``own`` (the buyer is the seller), ``closed`` (sold, withdrawn or expired),
+    ``private`` (the seller did not agree to share their number), ``limit``
+    (the buyer asked for too many numbers today) or ``unknown`` (no such offer).
+    ``sms`` are the outbound SMS ids still to send (enqueue ``send_sms``)."""
+
+    outcome: str
+    sms: tuple[int, ...] = ()
+
+
+def contact_seller(
+    db: Session,
+    *,
+    offer_id: int,
+    buyer_msisdn: str,
+    buyer_language: str,
+    now: datetime,
+    daily_limit: int,
+) -> Contact:
+    """Send the buyer ``buyer_msisdn`` (E.164) the seller's number and the seller
+    the buyer's, each by SMS in their own language, once per buyer and offer.
+
+    Only when the seller agreed to share their number (``Subscriber.shares_contact``);
+    a buyer gets at most ``daily_limit`` sellers' numbers in 24 hours, so the
+    market cannot be used to harvest numbers. Commits.
+    """
+    offer = db.get(ProduceOffer, offer_id)
+    if offer is None:
+        return Contact("unknown")
+    if offer.msisdn == buyer_msisdn:
+        return Contact("own")
+    asked = db.get(ContactRequest, (offer_id, buyer_msisdn))
+    if asked is None:
+        if offer.status is not OfferStatus.OPEN or offer.expires_at <= now:
+            return Contact("closed")
+        if not shares_contact(db, offer.msisdn):
+            return Contact("private")
+        recent = db.scalar(
+            select(func.count())
+            .select_from(ContactRequest)
+            .where(
+                ContactRequest.buyer_msisdn == buyer_msisdn,
+                ContactRequest.created_at > now - timedelta(days=1),
+            )
+        )
+        if (recent or 0) >= daily_limit:
+            return Contact("limit")
+        try:
+            with db.begin_nested():
+                db.add(ContactRequest(offer_id=offer_id, buyer_msisdn=buyer_msisdn, created_at=now))
+        except IntegrityError:  # a racing copy of the same request: it sends
+            pass
+        db.commit()
+        outcome = "sent"
+    else:
+        outcome = "again"
+    # Queued by key whether new or not: a request whose SMS were never queued
+    # (the process died between) gets them now, and a repeat gets the same rows.
+    seller_language = _language_of(db, offer.msisdn) or offer.language
+    to_buyer = gettext_for(buyer_language)(MSG_SELLER_NUMBER) % {
+        "n": offer.id,
+        "offer": describe(offer, buyer_language),
+        "place": place_of(db, offer),
+        "msisdn": offer.msisdn,
+    }
+    to_seller = gettext_for(seller_language)(MSG_BUYER_NUMBER) % {
+        "n": offer.id,
+        "offer": describe(offer, seller_language),
+        "msisdn": buyer_msisdn,
+    }
+    key = f"contact:{offer.id}:{buyer_msisdn}"
+    sent = [
+        queue_sms(db, msisdn=buyer_msisdn, body=to_buyer, dedup_key=key + ":buyer"),
+        queue_sms(db, msisdn=offer.msisdn, body=to_seller, dedup_key=key + ":seller"),
+    ]
+    return Contact(outcome, tuple(q.id for q in sent if q.pending))
+
+
+def _language_of(db: Session, msisdn: str) -> str | None:
+    found = db.scalar(select(Subscriber.language).where(Subscriber.msisdn == msisdn))
+    return str(found) if found else None
+
+
+def shares_contact(db: Session, msisdn: str) -> bool | None:
+    """Whether the seller ``msisdn`` agreed that buyers get their number (None:
+    not asked yet)."""
+    found = db.scalar(select(Subscriber.shares_contact).where(Subscriber.msisdn == msisdn))
+    return None if found is None else bool(found)
+
+
+def set_shares_contact(db: Session, msisdn: str, shares: bool) -> None:
+    """Record the seller's answer (creating their subscriber record). Does not commit."""
+    subscriber_id, _ = get_or_create_subscriber(db, msisdn)
+    db.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(shares_contact=shares)
+    )
+
+
+def offers_of(db: Session, msisdn: str, now: datetime) -> list[ProduceOffer]:
+    """The seller's open offers, newest first."""
+    return list(
+        db.scalars(
+            select(ProduceOffer)
+            .where(ProduceOffer.msisdn == msisdn, open_offers_filter(None, None, now))
+            .order_by(ProduceOffer.created_at.desc(), ProduceOffer.id.desc())
+        )
+    )

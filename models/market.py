@@ -26,7 +26,8 @@ class ProduceOffer(Base):
     (``vocabularies/``); exactly one of ``unit_price`` and ``total_price`` is
     what the farmer wrote, and ``price_per_kg`` is worked out when the unit has a
     weight, for price statistics. ``inbound_id`` is unique: one message makes
-    at most one offer, however often it is processed.
+    at most one offer, however often it is processed (and ``dedup_key`` the
+    same for a USSD confirmation).
     """
 
     __tablename__ = "produce_offer"
@@ -40,6 +41,9 @@ class ProduceOffer(Base):
     inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_sms.id", ondelete="SET NULL"), unique=True
     )
+    # An offer made over USSD: the effect key of the confirming input, so a
+    # repeated callback makes one offer.
+    dedup_key: Mapped[str | None] = mapped_column(String(40), unique=True)
     produce: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
     unit: Mapped[str] = mapped_column(String(16))

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from app.db import db_session
 from domain import market
 from domain.subscribers import get_or_create_subscriber, set_home_area
-from models import Area, OfferStatus, OutboundSms, ProduceOffer, Subscriber
+from models import Area, OfferStatus, OutboundSms, PriceAlert, ProduceOffer, Subscriber
 from tests.jobs import run_jobs
 from workers import QUEUES
 
@@ -72,9 +72,11 @@ def test_an_offer_is_stored_and_confirmed_with_its_number(app: Flask, client: Fl
         area = db_session().get(Area, offer.area_id)
         assert area is not None and area.name == "Ahero"
     assert offer.expires_at - offer.created_at == timedelta(days=14)
+    # The first offer also asks, once, whether buyers may get the number.
     assert _replies(app) == [
         f"Offer {offer.id}: maize 50 kg @ KES 30/kg. "
-        f"Reply SOLD {offer.id} when sold, CANCEL {offer.id} to withdraw it."
+        f"Reply SOLD {offer.id} when sold, CANCEL {offer.id} to withdraw it. "
+        "Reply SHARE to let buyers get your number."
     ]
 
 
@@ -214,3 +216,57 @@ def test_worker_maintenance_expires_offers(app: Flask, client: FlaskClient) -> N
         db.commit()
         NgaziWorker(list(QUEUES), connection=app.extensions["ngazi_redis"]).run_maintenance_tasks()
     assert [o.status for o in _offers(app)] == [OfferStatus.EXPIRED]
+
+
+def test_only_the_first_offer_asks_to_share_and_share_hide_answer(
+    app: Flask, client: FlaskClient
+) -> None:
+    _seller_in_ahero(app)
+    _post(client, "ATXid_s1", "SELL maize 50kg 30")
+    _post(client, "ATXid_s2", "SELL beans 2 bags 9000")
+    run_jobs(app)
+    first, second = _replies(app)
+    assert first.endswith("Reply SHARE to let buyers get your number.")
+    assert "SHARE" not in second
+    assert market_shares(app) is None  # no answer: the number stays private
+    _post(client, "ATXid_s3", "share")
+    run_jobs(app)
+    assert market_shares(app) is True
+    assert _replies(app)[-1] == (
+        "Ngazi: buyers who ask will get your number for your offers. Reply HIDE to stop."
+    )
+    _post(client, "ATXid_s4", "ficha")  # Kiswahili HIDE
+    run_jobs(app)
+    assert market_shares(app) is False
+    assert _replies(app)[-1] == (
+        "Ngazi: your number stays private. Buyers cannot get it. Reply SHARE to change."
+    )
+
+
+def market_shares(app: Flask) -> bool | None:
+    with app.app_context():
+        return market.shares_contact(db_session(), SELLER)
+
+
+def test_alert_subscribes_to_the_weekly_price_in_the_senders_county(
+    app: Flask, client: FlaskClient
+) -> None:
+    _seller_in_ahero(app)
+    _post(client, "ATXid_a1", "ALERT mahindi")
+    _post(client, "ATXid_a2", "ALERT", sender=OTHER)  # no produce named
+    _post(client, "ATXid_a3", "alert maize", sender=OTHER)  # village unknown: all areas
+    run_jobs(app)
+    with app.app_context():
+        db = db_session()
+        rows = db.execute(
+            select(Subscriber.msisdn, PriceAlert.produce, Area.name)
+            .join(PriceAlert, PriceAlert.subscriber_id == Subscriber.id)
+            .outerjoin(Area, Area.id == PriceAlert.area_id)
+            .order_by(Subscriber.msisdn)
+        ).all()
+    assert [tuple(r) for r in rows] == [(SELLER, "maize", "Kisumu"), (OTHER, "maize", None)]
+    assert _replies(app) == ["Ngazi: each week you will get the price of maize in Kisumu by SMS."]
+    assert _replies(app, OTHER) == [
+        "Which produce? Send like: ALERT maize",
+        "Ngazi: each week you will get the price of maize in all areas by SMS.",
+    ]

@@ -616,6 +616,9 @@ def tick() -> dict[str, int]:
     config = current_app.config
     now = utcnow()
     done: dict[str, int] = defaultdict(int)
+    alerts = price_alerts(db, now)
+    if alerts:
+        done["price_alerts"] = alerts
     due = db.scalars(
         select(Campaign).where(
             Campaign.status == CampaignStatus.SCHEDULED,
@@ -641,6 +644,28 @@ def tick() -> dict[str, int]:
         if _finish_if_done(db, campaign, check=True):
             done["finished"] += 1
     return dict(done)
+
+
+def price_alerts(db: Session, now: datetime) -> int:
+    """Schedule this ISO week's price alerts (``domain.prices``) once: at the
+    first tick of the week, remembered in Redis for eight days (the campaigns'
+    dedup keys make a second run after a Redis flush schedule nothing new).
+    Returns how many campaigns were scheduled."""
+    from app.redis_store import get_redis
+    from domain import prices
+
+    key = f"ngazi:price-alerts:{prices.week_of(now)}"
+    if get_redis().get(key):
+        return 0
+    config = current_app.config
+    made = prices.weekly_campaigns(
+        db,
+        now,
+        quiet_hours=config["CAMPAIGN_QUIET_HOURS"] or None,
+        price_per_part=config["SMS_PRICE_PER_PART"],
+    )
+    get_redis().set(key, "1", ex=8 * 24 * 3600)
+    return len(made)
 
 
 def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: int) -> int:

@@ -31,10 +31,13 @@ from domain.offer_parser.vocabulary import (
     VOCABULARIES,
     Entry,
     Vocabulary,
+    all_produce,
+    is_produce,
     load_vocabularies,
     produce_name,
     unit_kg,
     unit_name,
+    units,
 )
 
 __all__ = [
@@ -53,12 +56,15 @@ __all__ = [
     "Unclear",
     "Unparseable",
     "Vocabulary",
+    "all_produce",
     "evaluate",
     "expect_of",
     "fold",
+    "is_produce",
     "load_vocabularies",
     "parse",
     "produce_name",
     "unit_kg",
     "unit_name",
+    "units",
 ]

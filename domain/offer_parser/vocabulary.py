@@ -40,6 +40,7 @@ class Vocabulary:
     subunits: dict[str, Decimal]  # folded word → fraction of the currency (毛: 0.1)
     language_names: dict[str, str]  # folded LANG argument → language code
     takes: dict[str, str]  # command → none | number | language | produce
+    produce: tuple[str, ...]  # canonical produce, in produce.yaml's order
 
 
 _ROLES: tuple[str, ...] = ("sell", "buy", "price", "at", "place", "per", "each", "total")
@@ -112,15 +113,15 @@ class _Index:
                 self.add(path, key, word, Entry(role, value, language))
 
 
-def _load_produce(index: _Index, path: Path) -> set[str]:
+def _load_produce(index: _Index, path: Path) -> tuple[str, ...]:
     produce = _yaml(path)
     for name, languages in produce.items():
         index.lists(path, str(name), "produce", str(name), languages)
         index.add(path, str(name), str(name), Entry("produce", str(name), None))
-    return set(produce)
+    return tuple(str(name) for name in produce)
 
 
-def _load_units(index: _Index, path: Path, produce: set[str]) -> dict[str, Any]:
+def _load_units(index: _Index, path: Path, produce: tuple[str, ...]) -> dict[str, Any]:
     weights: dict[str, Any] = {}
     for name, spec in _yaml(path).items():
         if not isinstance(spec, dict) or "words" not in spec or "kg" not in spec:
@@ -230,6 +231,7 @@ def load_vocabularies(directory: Path = VOCABULARIES) -> Vocabulary:
         subunits=subunits,
         language_names=language_names,
         takes=takes,
+        produce=produce,
     )
 
 
@@ -247,6 +249,21 @@ def produce_name(produce: str, language: str) -> str:
     """How ``language`` names a canonical produce (its first word in produce.yaml:
     maize → "mahindi", "maïs", "玉米"); the canonical name when it has none."""
     return load_vocabularies().names.get((produce, language), produce)
+
+
+def all_produce() -> tuple[str, ...]:
+    """Every canonical produce, in ``produce.yaml``'s order (commonest first)."""
+    return load_vocabularies().produce
+
+
+def is_produce(name: object) -> bool:
+    """Whether ``name`` is a canonical produce of ``produce.yaml``."""
+    return isinstance(name, str) and name in load_vocabularies().produce
+
+
+def units() -> tuple[str, ...]:
+    """Every canonical unit, in ``units.yaml``'s order."""
+    return tuple(load_vocabularies().weights)
 
 
 def unit_name(unit: str, language: str) -> str:

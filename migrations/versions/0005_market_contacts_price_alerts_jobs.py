@@ -102,7 +102,11 @@ def upgrade() -> None:
         batch_op.create_index("ix_price_alert_produce_area", ["produce", "area_id"], unique=False)
 
     with op.batch_alter_table("produce_offer", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("dedup_key", sa.String(length=40), nullable=True))
         batch_op.create_index("ix_produce_offer_prices", ["produce", "created_at"], unique=False)
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_produce_offer_dedup_key"), ["dedup_key"]
+        )
 
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.add_column(sa.Column("shares_contact", sa.Boolean(), nullable=True))
@@ -113,7 +117,9 @@ def downgrade() -> None:
         batch_op.drop_column("shares_contact")
 
     with op.batch_alter_table("produce_offer", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_produce_offer_dedup_key"), type_="unique")
         batch_op.drop_index("ix_produce_offer_prices")
+        batch_op.drop_column("dedup_key")
 
     with op.batch_alter_table("price_alert", schema=None) as batch_op:
         batch_op.drop_index("ix_price_alert_produce_area")
