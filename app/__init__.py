@@ -26,7 +26,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     No app exists at import time; ``wsgi.py`` and the CLI call this.
     """
-    from app import cli, cli_campaign, cli_sms, db, health, redis_store, simulator, sms, ussd
+    from app import (
+        cli,
+        cli_campaign,
+        cli_job,
+        cli_sms,
+        db,
+        health,
+        redis_store,
+        simulator,
+        sms,
+        ussd,
+    )
     from app import config as settings
     from domain import content
 
@@ -45,5 +56,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     simulator.init_app(app)
     cli.init_app(app)
     cli_campaign.init_app(app)
+    cli_job.init_app(app)
     cli_sms.init_app(app)
     return app

@@ -20,6 +20,7 @@ from domain.subscribers import reset_pin
 from domain.surveys import current_round_id, open_round, purge_expired_drafts, store_definition
 from domain.xlsform import FormError, read_xlsform
 from models import Cadre, CadreRole, Survey, SurveyRound
+from models.base import utcnow
 
 
 def init_app(app: Flask) -> None:
@@ -41,16 +42,17 @@ def demo_group() -> None:
 @with_appcontext
 def demo_load() -> None:
     """Load areas, content in four languages, the surveys in surveys/, demo
-    cadres and approved SMS templates (idempotent)."""
+    cadres, approved SMS templates and jobs (idempotent)."""
     db = db_session()
     areas = demo.load_areas(db)
     articles = demo.load_content(db)
     forms = demo.load_surveys(db)
     cadres = demo.load_staff(db)
     templates = demo.load_templates(db)
+    jobs = demo.load_jobs(db, utcnow())
     click.echo(
         f"demo data: {areas} areas, {articles} articles, {forms} surveys, {cadres} cadres, "
-        f"{templates} SMS templates"
+        f"{templates} SMS templates, {jobs} jobs"
     )
 
 

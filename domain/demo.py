@@ -6,16 +6,19 @@ Loading is idempotent: rows are matched by name or slug and updated, so
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from domain import content as content_cache
 from domain import eligibility, sms_templates
 from domain.cadres import add_cadre
+from domain.phone import normalise_msisdn
 from domain.surveys import open_round, store_definition
 from domain.xlsform import read_xlsform
 from models import (
@@ -213,3 +216,59 @@ def load_staff(db: Session, path: Path = DEMO_DIR / "staff.yaml") -> int:
         )
     db.commit()
     return len(doc["cadres"])
+
+
+def load_jobs(db: Session, now: datetime, path: Path = DEMO_DIR / "jobs.yaml") -> int:
+    """Post the demo jobs, or update them, matched by area, employer and English
+    title (loading twice adds nothing); return how many. Each closes
+    ``closes_in_days`` after the day ``now`` (aware) is in its area, so the demo
+    jobs stay open however late the demo is loaded. Raises ``JobError`` for a
+    job that does not check, ``LookupError`` for an unknown ``County/Village``."""
+    from domain import jobs
+    from domain.market import local_currency
+    from models import Job
+
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    county = aliased(Area)
+    for item in doc["jobs"]:
+        county_name, _, village_name = item["area"].partition("/")
+        area = db.scalars(
+            select(Area)
+            .join(county, county.id == Area.parent_id)
+            .where(county.name == county_name, Area.name == village_name)
+        ).first()
+        if area is None:
+            raise LookupError(f"demo job area {item['area']!r} is not a demo area")
+        closes_on = jobs.local_today(area.timezone, now) + timedelta(days=item["closes_in_days"])
+        fields: dict[str, Any] = {
+            "titles": dict(item["titles"]),
+            "requirements": dict(item.get("requirements") or {}),
+            "employer": item["employer"],
+            "contact": item["contact"],
+            "area_id": area.id,
+            "wage": str(item["wage"]),
+            "wage_period": item["per"],
+            "currency": local_currency(area.country),
+            "slots": int(item["slots"]),
+            "closes_on": closes_on,
+        }
+        job = next(
+            (
+                j
+                for j in db.scalars(
+                    select(Job).where(Job.area_id == area.id, Job.employer == item["employer"])
+                )
+                if j.titles.get("en") == item["titles"]["en"]
+            ),
+            None,
+        )
+        if job is None:
+            jobs.add_job(db, now=now, **fields)  # checks every field
+            continue
+        # Loaded before: keep that row (and its applications), updated.
+        job.titles, job.requirements = fields["titles"], fields["requirements"]
+        job.wage, job.wage_period = Decimal(fields["wage"]), fields["wage_period"]
+        job.currency, job.slots, job.closes_on = fields["currency"], fields["slots"], closes_on
+        job.contact_msisdn = normalise_msisdn(item["contact"])
+    db.commit()
+    return len(doc["jobs"])
