@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain import keywords, market, offer_parser, prices
+from domain import jobs, keywords, market, offer_parser, prices
 from domain.sms import queue_sms
 from domain.sms_encoding import GSM7, gsm7_lookalike, text_length
 from domain.sql import upsert
@@ -38,7 +38,8 @@ from models.base import utcnow
 MSG_OPTED_OUT = N_("Ngazi: you will get no more messages from us. Reply START to get them again.")
 MSG_OPTED_IN = N_("Ngazi: welcome back, you will get our messages again. Reply STOP to stop them.")
 MSG_HELP = N_(
-    "Ngazi: dial %(code)s for the menu. Reply STOP to stop messages, START to get them again."
+    "Ngazi: to sell, send like SELL maize 50 kg 30. JOBS for work near you. "
+    "Dial %(code)s for the menu. STOP to stop SMS."
 )
 MSG_OFFER = N_("Offer %(n)d: %(offer)s. Reply SOLD %(n)d when sold, CANCEL %(n)d to withdraw it.")
 MSG_UNCLEAR = N_("We read: %(understood)s. %(problem)s Send again like: %(example)s")
@@ -181,7 +182,7 @@ def process(
         outcome, body = "help", gettext(MSG_HELP) % {"code": service_code}
     else:
         parsed = offer_parser.parse(claimed.text)
-        outcome, body = _market(db, claimed, parsed, at, region, offer_days)
+        outcome, body = _market(db, claimed, parsed, at, region, offer_days, service_code)
         if outcome == "help":
             if _opted_out(db, claimed.msisdn):
                 # Someone who said STOP gets nothing unasked: only HELP is answered.
@@ -208,6 +209,7 @@ def _market(
     at: datetime,
     region: str,
     offer_days: int,
+    service_code: str,
 ) -> tuple[str, str | None]:
     """Act on an offer or a market command; ``("help", None)`` for anything else
     (the caller answers with the help text)."""
@@ -263,6 +265,8 @@ def _market(
                 return parsed.command.lower(), gettext(MSG_ALREADY) % n
             shown = parsed.arg if len(parsed.arg) <= 10 else parsed.arg[:10] + "…"
             return "no-offer", gettext(MSG_NO_OFFER) % {"n": shown}
+        if parsed.command == "JOBS":
+            return "jobs", jobs.sms_listing(db, claimed.msisdn, language, utcnow(), service_code)
         if parsed.command in ("SHARE", "HIDE"):
             shares = parsed.command == "SHARE"
             market.set_shares_contact(db, claimed.msisdn, shares)

@@ -6,7 +6,7 @@ hands the engine a ``Caller``.
 
 from __future__ import annotations
 
-from menus import content, household, main, messages, staff, staff_sms, survey
+from menus import content, household, jobs, main, market, messages, staff, staff_sms, survey
 from menus.menu import Menu
 
 #: Every menu of the service, by name. Each menu's machine is built when its
@@ -21,5 +21,7 @@ MENUS: dict[str, Menu] = {
         survey.MENU,
         household.MENU,
         messages.MENU,
+        jobs.MENU,
+        market.MENU,
     )
 }

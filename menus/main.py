@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.subscribers import set_language
 from domain.translation import LANGUAGES, N_, NATIVE_NAMES, gettext_for
-from menus import household, messages, staff
+from menus import household, jobs, messages, staff
 from menus.context import Context
 from menus.menu import Effect, Menu, Option, State
 from models import Topic
@@ -66,8 +66,8 @@ MENU = Menu(
                     "content:categories",
                     _open_topic(Topic.POLICIES),
                 ),
-                Option("2", N_("Jobs"), "jobs"),
-                Option("3", N_("Market"), "market"),
+                Option("2", N_("Jobs"), "jobs:list", jobs.enter),
+                Option("3", N_("Market"), "market:home"),
                 Option("4", N_("Health advice"), "content:categories", _open_topic(Topic.HEALTH)),
                 Option("5", N_("Education"), "content:categories", _open_topic(Topic.EDUCATION)),
                 # The same entry for everyone; where it leads depends on the record.
@@ -82,7 +82,5 @@ MENU = Menu(
         # First dial from a number we do not know: pick a language, then home.
         State("choose_language", _first_language_title, options=LANGUAGE_OPTIONS),
         State("language", N_("Language"), options=LANGUAGE_OPTIONS, back="home"),
-        _coming_soon("jobs", N_("Jobs"), N_("Jobs near you will be listed here soon.")),
-        _coming_soon("market", N_("Market"), N_("Selling and buying produce will open here soon.")),
     ],
 )

@@ -28,7 +28,7 @@ FIXTURE_KEYWORDS: dict[str, Keyword | None] = {
     "ATXid_kw8": Keyword("help", "sw"),
     "ATXid_kw9": Keyword("help", "fr"),
     "ATXid_kw10": Keyword("help", "zh"),
-    "ATXid_kw11": None,  # JOBS, KAZI, LANG, CANCEL, SOLD: a later issue
+    "ATXid_kw11": None,  # JOBS, KAZI, LANG, CANCEL, SOLD: commands of the offer parser
     "ATXid_kw12": None,
     "ATXid_kw13": None,
     "ATXid_kw14": None,

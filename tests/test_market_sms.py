@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask
+from freezegun import freeze_time
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
@@ -270,3 +271,28 @@ def test_alert_subscribes_to_the_weekly_price_in_the_senders_county(
         "Which produce? Send like: ALERT maize",
         "Ngazi: each week you will get the price of maize in all areas by SMS.",
     ]
+
+
+@freeze_time("2026-12-01 09:00:00")
+def test_jobs_lists_open_jobs_nearest_the_sender(app: Flask, client: FlaskClient) -> None:
+    from domain import demo
+
+    _seller_in_ahero(app)
+    with app.app_context():
+        db = db_session()
+        demo.load_jobs(db, datetime.now(UTC))
+        db.commit()
+    _post(client, "ATXid_j1", "JOBS")
+    _post(client, "ATXid_j2", "jobs please", sender=OTHER)  # village unknown: every open job
+    run_jobs(app)
+    # Ahero first, then Kisumu county (Kombewa), then Nyanza (Sauri, in Siaya).
+    [near] = _replies(app)
+    assert near.split("\n")[0] == "Ngazi jobs near you:"
+    assert [line.split(",")[1].strip() for line in near.split("\n")[1:4]] == [
+        "Ahero",
+        "Kombewa",
+        "Sauri",
+    ]
+    assert near.split("\n")[-1] == "To apply dial *384*1234#, then 2 Jobs."
+    [anywhere] = _replies(app, OTHER)
+    assert anywhere.count("\n") == 4

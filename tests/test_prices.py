@@ -167,3 +167,17 @@ def test_an_audience_that_opted_out_gets_no_alert_campaign(app: Flask) -> None:
         assert prices.weekly_campaigns(db, NOW, quiet_hours=None, price_per_part="KES 0.80") == []
         [cancelled] = db.scalars(select(Campaign)).all()
         assert cancelled.status is CampaignStatus.CANCELLED  # kept: the week is not tried again
+
+
+def test_the_tick_schedules_the_weeks_alerts_once(app: Flask) -> None:
+    from workers.campaigns import price_alerts
+
+    with app.app_context():
+        db = db_session()
+        _offer("+254700000561", "Ahero", "maize", "50", "kg", "30")
+        _alert("+254700000562", "Ahero", "maize")
+        assert price_alerts(db, NOW) == 1
+        # Remembered for the week: later ticks look at nothing.
+        _alert("+254700000563", None, "maize")
+        assert price_alerts(db, NOW + timedelta(hours=1)) == 0
+        assert price_alerts(db, NOW + timedelta(days=7)) == 2

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 import domain.inbound
+import domain.jobs
 import workers
 from app.db import db_session
 from domain.subscribers import get_or_create_subscriber, opt_out, set_language
@@ -44,8 +45,8 @@ EXPECTED = {
     "ATXid_kw8": ("help", "sw"),
     "ATXid_kw9": ("help", "fr"),
     "ATXid_kw10": ("help", "zh"),
-    "ATXid_kw11": ("help", "en"),
-    "ATXid_kw12": ("help", "sw"),  # KAZI: help in the language it is written in
+    "ATXid_kw11": ("jobs", "en"),  # no job open: it says so
+    "ATXid_kw12": ("jobs", "sw"),  # KAZI: answered in the language it is written in
     "ATXid_kw13": ("language", "sw"),
     "ATXid_kw14": ("no-offer", "en"),
     "ATXid_kw15": ("no-offer", "en"),
@@ -56,13 +57,17 @@ EXPECTED = {
 
 OPTED_OUT = "Ngazi: you will get no more messages from us. Reply START to get them again."
 OPTED_IN = "Ngazi: welcome back, you will get our messages again. Reply STOP to stop them."
-HELP = "Ngazi: dial *384*1234# for the menu. Reply STOP to stop messages, START to get them again."
+HELP = (
+    "Ngazi: to sell, send like SELL maize 50 kg 30. JOBS for work near you. "
+    "Dial *384*1234# for the menu. STOP to stop SMS."
+)
 REPLY = {
     "opt-out": OPTED_OUT,
     "opt-in": OPTED_IN,
     "help": HELP,
     "language": "Ngazi will write to you in English.",  # the msgid, tagged [sw]
     "no-offer": "You have no offer %(n)s. Check the number in our SMS.",
+    "jobs": "Ngazi: no jobs open near you now. Please check again later.",
 }
 MSISDN = "+254700000300"
 
@@ -102,6 +107,7 @@ def tagged_gettext(monkeypatch: pytest.MonkeyPatch) -> None:
         return lambda message: f"[{language}] {message}"
 
     monkeypatch.setattr(domain.inbound, "gettext_for", gettext_for)
+    monkeypatch.setattr(domain.jobs, "gettext_for", gettext_for)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -139,7 +145,7 @@ def test_fixture_message(app: Flask, client: FlaskClient, case: dict[str, str]) 
         f"inbound:{case['id']}",
     )
     subscriber = _subscriber(app, case["from"])
-    if outcome in ("help", "no-offer"):
+    if outcome in ("help", "no-offer", "jobs"):
         assert subscriber is None  # a question creates no one
     elif outcome == "language":
         assert subscriber is not None
