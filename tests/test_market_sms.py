@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from flask import Flask
-from freezegun import freeze_time
 from flask.testing import FlaskClient
+from freezegun import freeze_time
 from sqlalchemy import select, update
 
 from app.db import db_session
