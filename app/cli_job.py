@@ -121,7 +121,7 @@ def job_add(
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"job {job.id}: {job.titles['en']}, {job.employer}, {area.name}, "
-        f"{jobs.wage_text(job, 'en')}, {job.slots} slots, closes {job.closes_on.isoformat()}"
+        f"{jobs.wage_text(job, 'en')}, places: {job.slots}, closes {job.closes_on.isoformat()}"
     )
     if not no_alert:
         _alert(job)
