@@ -38,7 +38,7 @@ MSG_SKILLS_HINT = N_("Up to 100 characters, or 1 to skip.")
 MSG_CONFIRM = N_("Send application?")
 MSG_SUMMARY = N_("%(title)s. Name: %(name)s. Start: %(start)s. Skills: %(skills)s.")
 MSG_SEND = N_("Send application")
-MSG_SENT = N_("Application %(ref)s sent. We will SMS you the reference.")
+MSG_SENT = N_("Application %(ref)s sent. We sent you a receipt by SMS.")
 MSG_NOT_SENT = N_("Sorry, this job has closed. Your application was not sent.")
 
 #: Characters of a title in a list label: the label must fit a Chinese screen.

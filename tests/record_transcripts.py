@@ -65,7 +65,7 @@ def scenarios() -> list[tuple[str, list[dict[str, str]] | Walk]]:
         )
         out.append(
             (
-                f"{lang}: entries that later work fills",
+                f"{lang}: jobs, market and my household entries",
                 walk(f"ATUid_soon_{code}", [code, "2", "0", "3", "0", "6", "0"]),
             )
         )

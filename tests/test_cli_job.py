@@ -65,7 +65,7 @@ def test_add_posts_the_job_and_alerts_the_county(app: Flask) -> None:
     assert result.exit_code == 0, result.output
     [job] = _jobs(app)
     assert result.output == (
-        f"job {job.id}: Tea pluckers, Shinyalu Tea Growers, Shinyalu, KES 500/day, 5 slots, "
+        f"job {job.id}: Tea pluckers, Shinyalu Tea Growers, Shinyalu, KES 500/day, places: 5, "
         f"closes {CLOSES}\n"
         f"alert: campaign {_campaign_id(app)} to 2 subscribers to jobs\n"
     )

@@ -153,7 +153,7 @@ def test_details_then_apply_then_sms(app: Flask, dial: Any) -> None:
         application = db_session().scalars(select(JobApplication)).one()
         ref = jobs.reference(application)
     assert ref == f"J{job_id}-A{application.id}"
-    assert done == f"END Jobs\nApplication {ref} sent. We will SMS you the reference."
+    assert done == f"END Jobs\nApplication {ref} sent. We sent you a receipt by SMS."
     assert (_job_id, msisdn, name, start, skills) == (
         job_id,
         CALLER,
@@ -264,7 +264,7 @@ def test_a_shortcut_dial_applies_once_the_path_proves_valid(app: Flask, dial: An
     _job(app)
     done = dial("s-short", "*".join([*APPLY, "1"])).get_data(as_text=True)
     assert done.startswith("END Jobs\nApplication J") and done.endswith(
-        " sent. We will SMS you the reference."
+        " sent. We sent you a receipt by SMS."
     )
     assert len(_applications(app)) == 1 and len(_sms(app)) == 2
     # A shortcut with a bad name does nothing: it restarts at home.

@@ -191,7 +191,8 @@ def test_an_offer_number_is_a_whole_number_as_written(app: Flask, client: FlaskC
     _post(client, "ATXid_n3", "CANCEL 2k")
     run_jobs(app)
     assert [o.status for o in _offers(app)] == [OfferStatus.OPEN]
-    assert all(r.startswith("Ngazi: dial") for r in _replies(app)[1:])
+    replies = _replies(app)[1:]
+    assert len(replies) == 2 and all(r.startswith("Ngazi: to sell, send like") for r in replies)
 
 
 def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: FlaskClient) -> None:
@@ -203,7 +204,9 @@ def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: Fla
     offer, chatter = _replies(app)
     assert offer.startswith("Offre ") and "4 500" in offer  # French grouping, plain space
     assert text_length(offer).encoding == "GSM-7" and parts(offer) == 1
-    assert chatter.startswith("Ngazi : composez")  # help in the language it was written in
+    # Help in the language it was written in, with an example that parses in it.
+    assert chatter.startswith("Ngazi : pour vendre, envoyez par ex. VENDS mais 50 kg 30.")
+    assert text_length(chatter).encoding == "GSM-7" and parts(chatter) == 1
 
 
 def test_worker_maintenance_expires_offers(app: Flask, client: FlaskClient) -> None:
@@ -236,11 +239,11 @@ def test_only_the_first_offer_asks_to_share_and_share_hide_answer(
     assert _replies(app)[-1] == (
         "Ngazi: buyers who ask will get your number for your offers. Reply HIDE to stop."
     )
-    _post(client, "ATXid_s4", "ficha")  # Kiswahili HIDE
+    _post(client, "ATXid_s4", "ficha")  # Kiswahili HIDE: answered in Kiswahili
     run_jobs(app)
     assert market_shares(app) is False
     assert _replies(app)[-1] == (
-        "Ngazi: your number stays private. Buyers cannot get it. Reply SHARE to change."
+        "Ngazi: namba yako itabaki siri. Wanunuzi hawataipata. Jibu SHIRIKI kubadilisha."
     )
 
 

@@ -307,9 +307,9 @@ def test_browser_call_on_empty_entry_dials_the_service_and_shows_errors(
     phone.after_hop(lambda: page.get_by_test_id("call").click())
     assert phone.lines()[0] == "Ngazi main menu"
 
-    # Jobs is not open yet: its screen, then 00 home.
+    # Jobs near the caller (none open in this test), then 00 home.
     phone.send("2")
-    assert phone.lines()[0] == "Jobs"
+    assert phone.lines()[0] == "Jobs near you"
     phone.send("00")
     assert phone.lines()[0] == "Ngazi main menu"
     page.get_by_test_id("hangup").click()
