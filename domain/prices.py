@@ -130,10 +130,14 @@ def priced_produce(db: Session, now: datetime, days: int) -> list[tuple[str, int
 
 
 def _median(values: list[Decimal]) -> Decimal:
-    """The median, to two significant decimals (``statistics.median`` of
-    Decimals is exact: the mean of the middle two when their count is even)."""
+    """The median (``statistics.median`` of Decimals is exact: the mean of the
+    middle two when their count is even), to the cent, or to three significant
+    digits below one (a tonne at KES 4 is KES 0.004/kg, not 0)."""
     middle = Decimal(statistics.median(values))
-    return middle.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
+    if middle >= 1 or middle == 0:
+        return middle.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
+    digits = Decimal(1).scaleb(middle.adjusted() - 2)  # three significant digits
+    return middle.quantize(digits, ROUND_HALF_UP).normalize()
 
 
 # -- alerts -----------------------------------------------------------------------------
@@ -190,12 +194,15 @@ def unsubscribe(db: Session, subscriber_id: int, produce: str) -> bool:
     return bool(gone)
 
 
-def alerts_of(db: Session, subscriber_id: int) -> list[str]:
-    """The produce ``subscriber_id`` gets weekly prices of, in vocabulary order."""
-    found = set(
-        db.scalars(select(PriceAlert.produce).where(PriceAlert.subscriber_id == subscriber_id))
-    )
-    return [p for p in offer_parser.all_produce() if p in found]
+def alerts_of(db: Session, subscriber_id: int) -> dict[str, int | None]:
+    """``{produce: area id (None: the whole country)}`` of the weekly prices
+    ``subscriber_id`` gets."""
+    rows = db.execute(
+        select(PriceAlert.produce, PriceAlert.area_id).where(
+            PriceAlert.subscriber_id == subscriber_id
+        )
+    ).all()
+    return {str(produce): area_id for produce, area_id in rows}
 
 
 def week_of(now: datetime) -> str:

@@ -16,7 +16,7 @@ the database again, so an offer sold meanwhile says so rather than failing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -25,13 +25,13 @@ from sqlalchemy import select
 
 from domain import market, offer_parser, prices
 from domain.campaigns import areas_under
-from domain.inbound import MSG_OFFER
+from domain.inbound import MSG_ALREADY, MSG_OFFER
 from domain.sms import queue_sms
 from domain.translation import N_
 from menus.content import GONE
 from menus.context import Context
 from menus.menu import Effect, Input, Items, Menu, Option, Outcome, State, translated
-from models import Area, AreaLevel, OfferStatus, ProduceOffer, Subscriber
+from models import Area, AreaLevel, ContactRequest, OfferStatus, ProduceOffer, Subscriber
 from models.base import utcnow
 
 MSG_MARKET = N_("Market")
@@ -83,10 +83,18 @@ MSG_WITHDRAWN = N_("Offer %(n)d is withdrawn.")
 PRODUCE, AREA, OFFER = "mk_produce", "mk_area", "mk_offer"
 UNIT, QUANTITY, PRICE = "mk_unit", "mk_quantity", "mk_price"
 CONTACTED, OFFERED, ALERTED = "mk_contacted", "mk_offered", "mk_alerted"
+OFFER_KEY, CLOSING = "mk_offer_key", "mk_closing"
 #: ``AREA`` when the caller chose every area.
 EVERYWHERE = 0
+#: Lists kept in the session as first shown (see ``_listed``).
+LISTS = ("mk_list_produce", "mk_list_offers", "mk_list_mine")
+#: Offers listed at most: nine screens are more than anyone pages through.
+MAX_LISTED = 45
 
-_NUMBER = re.compile(r"\d{1,9}(\.\d{1,3})?")
+#: Amounts typed on a keypad: a quantity to the gram (3 decimals, as stored),
+#: a price to the cent (2).
+_QUANTITY = re.compile(r"\d{1,9}(\.\d{1,3})?")
+_PRICE = re.compile(r"\d{1,9}(\.\d{1,2})?")
 
 
 # -- what the caller picked -------------------------------------------------------------
@@ -162,15 +170,46 @@ def _area_choices(ctx: Context) -> list[tuple[int, str]]:
     return choices
 
 
+def _listed(
+    ctx: Context, key: str, load: Callable[[Context], list[tuple[int, str]]]
+) -> list[tuple[int, str]]:
+    """The list as the caller first saw it on this visit: item *n* stays what
+    was shown as *n* however offers come and go meanwhile (an offer sold since
+    says so on its own screen). Kept in the session under ``key`` until the
+    caller comes to the list afresh (``_fresh``)."""
+    kept = ctx.data.get(key)
+    if isinstance(kept, list):
+        return [(int(i), str(label)) for i, label in kept]
+    items = load(ctx)
+    ctx.data[key] = [[i, label] for i, label in items]
+    return items
+
+
+def _fresh(*keys: str) -> Effect:
+    """Forget the kept lists ``keys``: the next screen lists afresh."""
+
+    def effect(ctx: Context) -> None:
+        for key in keys:
+            ctx.data.pop(key, None)
+
+    effect.__name__ = "fresh_" + "_".join(k.removeprefix("mk_list_") for k in keys)
+    return effect
+
+
 def _pick_area(ctx: Context) -> None:
     ctx.data.pop(OFFER, None)
+    ctx.data.pop("mk_list_offers", None)
 
 
 # -- buy ---------------------------------------------------------------------------------
 
 
 def _produce_on_offer(ctx: Context) -> list[tuple[int, str]]:
-    return _produce_items(market.produce_on_offer(ctx.db, None, utcnow()), ctx)
+    return _listed(
+        ctx,
+        "mk_list_produce",
+        lambda ctx: _produce_items(market.produce_on_offer(ctx.db, None, utcnow()), ctx),
+    )
 
 
 def _age(ctx: Context, created: datetime, now: datetime) -> str:
@@ -179,11 +218,15 @@ def _age(ctx: Context, created: datetime, now: datetime) -> str:
 
 
 def _offers(ctx: Context) -> list[tuple[int, str]]:
+    return _listed(ctx, "mk_list_offers", _list_offers)
+
+
+def _list_offers(ctx: Context) -> list[tuple[int, str]]:
     produce = _produce(ctx)
     if produce is None:
         return []
     now = utcnow()
-    found = market.open_offers(ctx.db, produce, _area_ids(ctx), now)
+    found = market.open_offers(ctx.db, produce, _area_ids(ctx), now, limit=MAX_LISTED)
     lines = []
     for offer in found:
         quantity = market.amount(offer.quantity, ctx.language)
@@ -224,7 +267,9 @@ def _offer_body(ctx: Context) -> str:
 
 def _can_contact(ctx: Context) -> bool:
     offer = _offer(ctx)
-    return offer is not None and bool(market.shares_contact(ctx.db, offer.msisdn))
+    if offer is None or offer.msisdn == ctx.msisdn:  # one's own offer: nobody to call
+        return False
+    return bool(market.shares_contact(ctx.db, offer.msisdn))
 
 
 def _contact(ctx: Context) -> None:
@@ -261,7 +306,13 @@ CONTACT_OUTCOMES = {
 
 
 def _contacted_body(ctx: Context) -> str:
-    return ctx.gettext(CONTACT_OUTCOMES.get(ctx.data.get(CONTACTED, ""), GONE))
+    outcome = ctx.data.get(CONTACTED)
+    if outcome is None:
+        # A shortcut dial ran the effect on a copy of the session's data:
+        # what it did is read back from the database.
+        asked = ctx.db.get(ContactRequest, (ctx.data.get(OFFER, 0), ctx.msisdn))
+        outcome = "sent" if asked is not None else "unknown"
+    return ctx.gettext(CONTACT_OUTCOMES.get(outcome, GONE))
 
 
 # -- sell --------------------------------------------------------------------------------
@@ -299,10 +350,11 @@ def _start_sell(ctx: Context) -> None:
         ctx.data.pop(key, None)
 
 
-def _number(text: str, limit: Decimal) -> tuple[Decimal | None, str | None]:
-    """A positive number typed on a keypad (``50``, ``2.5``), or the hint's msgid."""
+def _number(text: str, limit: Decimal, form: re.Pattern[str]) -> tuple[Decimal | None, str | None]:
+    """A positive number typed on a keypad (``50``, ``2.5``) in ``form``, or the
+    hint's msgid."""
     text = text.strip()
-    if not _NUMBER.fullmatch(text):
+    if not form.fullmatch(text):
         return None, MSG_NUMBER_HINT
     try:
         value = Decimal(text)
@@ -316,7 +368,7 @@ def _number(text: str, limit: Decimal) -> tuple[Decimal | None, str | None]:
 
 
 def _accept_quantity(ctx: Context, text: str) -> Outcome:
-    value, hint = _number(text, offer_parser.MAX_QUANTITY)
+    value, hint = _number(text, offer_parser.MAX_QUANTITY, _QUANTITY)
     if value is None:
         return Outcome(error=ctx.gettext(hint or MSG_NUMBER_HINT))
     ctx.data[QUANTITY] = str(value)
@@ -324,15 +376,18 @@ def _accept_quantity(ctx: Context, text: str) -> Outcome:
 
 
 def _accept_price(ctx: Context, text: str) -> Outcome:
-    value, hint = _number(text, offer_parser.MAX_PRICE * 1000)
+    value, hint = _number(text, offer_parser.MAX_PRICE * 1000, _PRICE)
     if value is None:
         return Outcome(error=ctx.gettext(hint or MSG_NUMBER_HINT))
     ctx.data[PRICE] = str(value)
     draft = _draft(ctx)
-    if draft is not None and market.unstorable(draft) is not None:
-        # Beyond what an offer may hold (a price per kg past offer_parser.MAX_PRICE).
+    problem = market.unstorable(draft) if draft is not None else None
+    if problem is not None:
+        # Beyond what an offer may hold (a price per kg past offer_parser.MAX_PRICE),
+        # or a price that rounds to nothing.
         ctx.data.pop(PRICE, None)
-        return Outcome(error=ctx.gettext(MSG_TOO_LARGE))
+        hint = MSG_TOO_LARGE if problem == "too_large" else MSG_NUMBER_HINT
+        return Outcome(error=ctx.gettext(hint))
     return Outcome(leave=True)
 
 
@@ -392,6 +447,9 @@ def _consent_unknown(ctx: Context) -> bool:
 def _confirm(shares: bool | None) -> Effect:
     def effect(ctx: Context) -> None:
         ctx.data.pop(OFFERED, None)
+        # The key the offer is stored under: the last screen finds it by this
+        # even when a shortcut dial ran ``store`` on a copy of the data.
+        ctx.data[OFFER_KEY] = ctx.effect_key()
 
         def store(ctx: Context) -> None:
             _make_offer(ctx, shares)
@@ -435,6 +493,10 @@ def _make_offer(ctx: Context, shares: bool | None) -> None:
 
 def _offered_body(ctx: Context) -> str:
     offer = ctx.db.get(ProduceOffer, ctx.data.get(OFFERED, 0))
+    if offer is None and ctx.data.get(OFFER_KEY):
+        offer = ctx.db.scalars(
+            select(ProduceOffer).where(ProduceOffer.dedup_key == ctx.data[OFFER_KEY])
+        ).first()
     if offer is None:
         return ctx.gettext(GONE)
     return ctx.gettext(MSG_OFFERED) % {"n": offer.id}
@@ -444,7 +506,13 @@ def _offered_body(ctx: Context) -> str:
 
 
 def _priced_produce(ctx: Context) -> list[tuple[int, str]]:
-    return _produce_items(prices.priced_produce(ctx.db, utcnow(), max(prices.WINDOWS)), ctx)
+    return _listed(
+        ctx,
+        "mk_list_produce",
+        lambda ctx: _produce_items(
+            prices.priced_produce(ctx.db, utcnow(), max(prices.WINDOWS)), ctx
+        ),
+    )
 
 
 def _medians(ctx: Context) -> tuple[prices.Median, ...]:
@@ -479,10 +547,15 @@ def _price_body(ctx: Context) -> str:
 
 
 def _alerted(ctx: Context) -> bool:
+    """Whether the caller gets this produce's weekly price over this area (an
+    alert over another area is moved here by subscribing)."""
     produce = _produce(ctx)
     if produce is None:
         return False
-    return produce in ctx.memo("alerts", lambda: prices.alerts_of(ctx.db, ctx.subscriber_id))
+    alerts: dict[str, int | None] = ctx.memo(
+        "alerts", lambda: prices.alerts_of(ctx.db, ctx.subscriber_id)
+    )
+    return produce in alerts and alerts[produce] == (ctx.data.get(AREA) or None)
 
 
 def _not_alerted(ctx: Context) -> bool:
@@ -519,10 +592,14 @@ def _alert_body(ctx: Context) -> str:
 
 
 def _own_offers(ctx: Context) -> list[tuple[int, str]]:
-    return [
-        (offer.id, market.describe(offer, ctx.language))
-        for offer in market.offers_of(ctx.db, ctx.msisdn, utcnow())
-    ]
+    return _listed(
+        ctx,
+        "mk_list_mine",
+        lambda ctx: [
+            (offer.id, market.describe(offer, ctx.language))
+            for offer in market.offers_of(ctx.db, ctx.msisdn, utcnow())[:MAX_LISTED]
+        ],
+    )
 
 
 def _own_offer(ctx: Context) -> ProduceOffer | None:
@@ -546,7 +623,7 @@ def _is_own(ctx: Context) -> bool:
 
 def _close(status: OfferStatus) -> Effect:
     def effect(ctx: Context) -> None:
-        ctx.data[CONTACTED] = status.value
+        ctx.data[CLOSING] = status.value
 
         def store(ctx: Context) -> None:
             market.close_offer(
@@ -566,8 +643,16 @@ def _close(status: OfferStatus) -> Effect:
 
 
 def _closed_body(ctx: Context) -> str:
-    done = MSG_MARKED_SOLD if ctx.data.get(CONTACTED) == OfferStatus.SOLD.value else MSG_WITHDRAWN
-    return ctx.gettext(done) % {"n": ctx.data.get(OFFER, 0)}
+    """What became of the offer: marked as asked, or closed before (sold by SMS,
+    expired) — read from the database, not assumed."""
+    offer = ctx.db.get(ProduceOffer, ctx.data.get(OFFER, 0))
+    if offer is None or offer.msisdn != ctx.msisdn:
+        return ctx.gettext(GONE)
+    n = {"n": offer.id}
+    if offer.status.value != ctx.data.get(CLOSING):
+        return ctx.gettext(MSG_ALREADY) % n
+    done = MSG_MARKED_SOLD if offer.status is OfferStatus.SOLD else MSG_WITHDRAWN
+    return ctx.gettext(done) % n
 
 
 MENU = Menu(
@@ -577,10 +662,10 @@ MENU = Menu(
             "home",
             MSG_MARKET,
             options=(
-                Option("1", MSG_BUY, "buy_produce"),
+                Option("1", MSG_BUY, "buy_produce", _fresh(*LISTS)),
                 Option("2", MSG_SELL, "sell_produce", _start_sell),
-                Option("3", MSG_PRICES, "price_produce"),
-                Option("4", MSG_MY_OFFERS, "mine"),
+                Option("3", MSG_PRICES, "price_produce", _fresh(*LISTS)),
+                Option("4", MSG_MY_OFFERS, "mine", _fresh(*LISTS)),
             ),
             back="main:home",
         ),

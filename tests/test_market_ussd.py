@@ -339,3 +339,104 @@ def test_every_market_screen_fits_in_every_language(app: Flask, language: str) -
             ctx = Context("s", SELLER, 1, language, db, gettext_for(language), data=state.data)
             checked += check_every_page(engine, state, ctx, (name, data))
     assert checked >= len(MENUS["market"].states)
+
+
+@freeze_time(NOW)
+def test_a_list_keeps_what_the_caller_saw_while_offers_come_and_go(app: Flask, dial: Any) -> None:
+    first = _offer(app, SELLER, "Ahero", "30", shares=None)
+    second = _offer(app, SELLER, "Ahero", "32", shares=None)
+    assert _walk(dial, "k", "3", "4") == (
+        "CON My offers\n1 maize 50 kg @ KES 32/kg\n2 maize 50 kg @ KES 30/kg\n0 Back 00 Home"
+    )
+    # A newer offer arrives (by SMS) while the list is on the screen: 1 is still
+    # the offer shown as 1, and it is the one marked sold.
+    newer = _offer(app, SELLER, "Ahero", "35", shares=None)
+    assert dial("k", "3*4*1*1", msisdn=SELLER).get_data(as_text=True) == (
+        f"CON My offers\nOffer {second} is marked sold.\n0 Back 00 Home"
+    )
+    with app.app_context():
+        statuses = dict(db_session().execute(select(ProduceOffer.id, ProduceOffer.status)).all())
+    assert statuses == {first: OfferStatus.OPEN, second: OfferStatus.SOLD, newer: OfferStatus.OPEN}
+    # Back on the list, as shown; coming to it afresh lists again.
+    assert _walk(dial, "k2", "3", "4") == (
+        "CON My offers\n1 maize 50 kg @ KES 35/kg\n2 maize 50 kg @ KES 30/kg\n0 Back 00 Home"
+    )
+
+
+@freeze_time(NOW)
+def test_withdrawing_an_offer_sold_meanwhile_says_it_was_closed(app: Flask, dial: Any) -> None:
+    offer = _offer(app, SELLER, "Ahero", "30", shares=None)
+    _walk(dial, "w", "3", "4", "1")
+    with app.app_context():
+        db = db_session()
+        market.close_offer(db, msisdn=SELLER, offer_id=offer, status=OfferStatus.SOLD, now=NOW)
+        db.commit()
+    assert dial("w", "3*4*1*2", msisdn=SELLER).get_data(as_text=True) == (
+        f"CON My offers\nOffer {offer} is already closed.\n0 Back 00 Home"
+    )
+
+
+@freeze_time(NOW)
+def test_a_shortcut_dial_sells_and_says_so(app: Flask, dial: Any) -> None:
+    _known(app, SELLER, "Ahero")
+    done = dial("sc", "3*2*1*1*50*30*2", msisdn=SELLER).get_data(as_text=True)
+    with app.app_context():
+        [offer] = db_session().scalars(select(ProduceOffer)).all()
+    assert done == f"END Sell\nOffer {offer.id} is open. We sent it to you by SMS."
+
+
+@freeze_time(NOW)
+def test_a_shortcut_dial_contacts_the_seller_and_says_so(app: Flask, dial: Any) -> None:
+    offer = _offer(app, "+254700000651", "Ahero", "30", shares=True)
+    _known(app, BUYER, "Katito")
+    done = dial("sc2", "3*1*1*1*1*1", msisdn=BUYER).get_data(as_text=True)
+    assert done == (
+        "CON Contact seller\nWe sent you the seller's number by SMS, and yours to the seller.\n"
+        "0 Back 00 Home"
+    )
+    assert _sms_to(app, BUYER) == [
+        f"Ngazi offer {offer}: maize 50 kg @ KES 30/kg, Ahero. Seller: +254700000651"
+    ]
+
+
+@freeze_time(NOW)
+def test_a_seller_is_not_offered_to_contact_themself(app: Flask, dial: Any) -> None:
+    offer = _offer(app, SELLER, "Ahero", "30", shares=True)
+    assert _walk(dial, "own", "3", "1", "1", "3", "1") == (
+        f"CON maize 50 kg @ KES 30/kg\nAhero, today. Offer {offer}.\n0 Back 00 Home"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("1.999", "Type a number, like 50 or 2.5"),  # prices are to the cent
+        ("0.001", "Type a number, like 50 or 2.5"),
+        ("0.00", "Type a number, like 50 or 2.5"),
+    ],
+)
+def test_a_price_is_to_the_cent(app: Flask, dial: Any, typed: str, hint: str) -> None:
+    _known(app, SELLER)
+    assert _walk(dial, "c", "3", "2", "1", "1", "50", typed) == (
+        f"CON {hint}\nPrice per kg in KES?\n0 Back"
+    )
+    assert _walk(dial, "c2", "3", "2", "1", "1", "2.125", "1.99").startswith(
+        "CON Sell\nmaize 2.125 kg @ KES 1.99/kg."
+    )
+
+
+@freeze_time(NOW)
+def test_an_alert_over_another_area_is_moved_not_stopped(app: Flask, dial: Any) -> None:
+    _offer(app, "+254700000661", "Ahero", "30", shares=None)
+    _known(app, BUYER, "Katito")
+    _walk(dial, "a1", "3", "3", "1", "1", "1", msisdn=BUYER)  # Kisumu
+    # Nyanza (the province): not this area's alert, so it offers one.
+    nyanza = _walk(dial, "a2", "3", "3", "1", "2", msisdn=BUYER)
+    assert nyanza.endswith("1 Weekly SMS of this price\n0 Back 00 Home")
+    _walk(dial, "a2", "3", "3", "1", "2", "1", msisdn=BUYER)
+    with app.app_context():
+        db = db_session()
+        nyanza_id = db.scalar(select(Area.id).where(Area.name == "Nyanza"))
+        assert db.execute(select(PriceAlert.produce, PriceAlert.area_id)).all() == [
+            ("maize", nyanza_id)
+        ]
