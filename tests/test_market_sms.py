@@ -184,15 +184,26 @@ def test_what_would_not_store_as_read_is_unclear_not_an_offer(
 
 
 def test_an_offer_number_is_a_whole_number_as_written(app: Flask, client: FlaskClient) -> None:
+    """Never a part of what was written: "12.9", "2k", "12kg", "16e3" or two
+    numbers close nothing and ask which offer."""
     _post(client, "ATXid_n1", "SELL maize 50kg 30")
+    _post(client, "ATXid_n1b", "SELL beans 10kg 90")
     run_jobs(app)
-    [offer] = _offers(app)
-    _post(client, "ATXid_n2", f"SOLD {offer.id}.9")
-    _post(client, "ATXid_n3", "CANCEL 2k")
+    first, second = _offers(app)
+    texts = [
+        f"SOLD {first.id}.9",
+        "CANCEL 2k",
+        f"SOLD {first.id}kg",
+        f"CANCEL {first.id}e3",
+        f"SOLD {first.id} {second.id}",
+        "SOLD -1",
+        "SOLD",
+    ]
+    for i, text in enumerate(texts):
+        _post(client, f"ATXid_n{i + 2}", text)
     run_jobs(app)
-    assert [o.status for o in _offers(app)] == [OfferStatus.OPEN]
-    replies = _replies(app)[1:]
-    assert len(replies) == 2 and all(r.startswith("Ngazi: to sell, send like") for r in replies)
+    assert [o.status for o in _offers(app)] == [OfferStatus.OPEN, OfferStatus.OPEN]
+    assert _replies(app)[2:] == ["Which offer? Send its number, like: SOLD 12"] * len(texts)
 
 
 def test_replies_fold_to_gsm7_when_that_keeps_them_short(app: Flask, client: FlaskClient) -> None:

@@ -46,15 +46,14 @@ def _command(tokens: list[_Token], vocab: Vocabulary) -> Command | None:
     takes, rest = vocab.takes[name], words[1:]
     arg: str | None = None
     if takes == "number":
-        # An offer number is a whole number as written: "12.9" or "2k" is none.
-        arg = next(
-            (
-                str(int(t.value))
-                for t in rest
-                if t.kind == "num" and not t.flag and t.raw.isdigit() and t.value == int(t.raw)
-            ),
-            None,
-        )
+        # An offer number is one whole number as written: "12.9", "2k", "18kg",
+        # "16e3" or two numbers ("SOLD 17 18") name none, rather than a part of one.
+        numbers = [t for t in rest if t.kind in ("num", "phone")]
+        units = any("unit" in t.roles for t in rest)
+        if len(numbers) == 1 and not units:
+            [t] = numbers
+            if t.kind == "num" and not t.flag and t.raw.isdigit() and t.value == int(t.raw):
+                arg = str(int(t.value))
     elif takes == "language" and rest:
         arg = vocab.language_names.get(rest[0].low)
     elif takes == "produce":
