@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import click
 from flask import Flask, current_app
@@ -38,18 +38,29 @@ def job_group() -> None:
 def _area(spec: str) -> Area:
     """An area by id, or by name or path (``Kisumu/Ahero``) as ``--area`` takes it."""
     if spec.strip().isdigit():
-        area = db_session().get(Area, int(spec))
+        # Ids are 32-bit: a longer number names no area (and would overflow the driver).
+        area = db_session().get(Area, int(spec)) if int(spec) < 2**31 else None
         if area is None:
             raise click.BadParameter(f"no area with id {spec}", param_hint="--area")
         return area
     return find_area(spec)
 
 
+#: A closing date further ahead than this is a typing mistake (9999-12-31).
+MAX_OPEN_DAYS = 366
+
+
 def _closing_date(text: str) -> date:
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
+        closes = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError as exc:
         raise click.BadParameter("YYYY-MM-DD", param_hint="--closes") from exc
+    if closes > utcnow().date() + timedelta(days=MAX_OPEN_DAYS):
+        raise click.BadParameter(
+            f"more than {MAX_OPEN_DAYS} days ahead: a job takes applications for a year at most",
+            param_hint="--closes",
+        )
+    return closes
 
 
 @job_group.command("add")

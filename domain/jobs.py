@@ -11,6 +11,7 @@ Every function is plain (no Flask), shared by the USSD menu and ``flask job``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -58,7 +59,10 @@ MAX_SLOTS = 10_000
 MAX_WAGE = Decimal("1E10")
 #: A name as typed on a keypad: letters (any script), spaces, ' - . between them.
 _NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters, and the invisible format characters that reorder or hide
+#: text on a phone (bidirectional overrides and isolates, zero-width marks):
+#: in a title or an applicant's skills they could make an SMS read otherwise.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 MSG_RECEIPT = N_(
     "Ngazi: application %(ref)s for %(title)s, %(employer)s, %(place)s is sent. "
@@ -278,10 +282,16 @@ def reference(application: JobApplication) -> str:
     return f"J{application.job_id}-A{application.id}"
 
 
+def clean_text(text: str) -> str:
+    """``text`` as typed, with control and invisible format characters removed
+    and spaces tidied (NFC): what an applicant's free text is kept as."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+
+
 def valid_name(text: str) -> str | None:
     """The name as it will be kept (spaces tidied), or None unless it is 2-60
     characters of letters, with spaces, apostrophes, hyphens or dots between."""
-    name = " ".join(text.split())
+    name = " ".join(unicodedata.normalize("NFC", text).split())
     return name if 2 <= len(name) <= 60 and _NAME.fullmatch(name) else None
 
 

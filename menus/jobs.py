@@ -157,7 +157,7 @@ def _take_name(ctx: Context, text: str) -> Outcome:
 
 
 def _take_skills(ctx: Context, text: str) -> Outcome:
-    skills = "" if text == SKIP else " ".join(text.split())
+    skills = "" if text == SKIP else jobs.clean_text(text)
     if text != SKIP and not 1 <= len(skills) <= 100:
         return Outcome(error=ctx.gettext(MSG_SKILLS_HINT))
     ctx.data["job_skills"] = skills
