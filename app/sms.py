@@ -37,7 +37,9 @@ BUSY = "Service busy, please try again."
 MAX_ID = 64
 MAX_TO = 32
 MAX_DATE = 32
-MAX_TEXT = 1600
+#: The longest text a concatenated SMS can carry: 255 parts of 153 GSM-7
+#: characters (3GPP TS 23.040, 9.2.3.24.1: an 8-bit part count).
+MAX_TEXT = 255 * 153
 MAX_STATUS = 32
 
 
@@ -66,7 +68,9 @@ def _msisdn(raw: str, name: str, region: str) -> str:
 def parse_inbound(form: Mapping[str, str], region: str) -> inbound.InboundMessage:
     """Validate an incoming-message callback: ``from``, ``to``, ``text``, ``date``,
     ``id``, ``linkId``. Raises ``BadCallback`` for a missing ``from`` or ``id``,
-    a ``from`` that is not a phone number, NUL bytes or an over-long field."""
+    a ``from`` that is not a phone number, NUL bytes or an over-long field other
+    than the text (NUL in the text becomes U+FFFD; a text longer than any SMS is
+    cut to ``MAX_TEXT``)."""
     gateway_id = _field(form, "id", MAX_ID).strip()
     if not gateway_id:
         raise BadCallback("id is required")
@@ -75,7 +79,9 @@ def parse_inbound(form: Mapping[str, str], region: str) -> inbound.InboundMessag
         gateway_id=gateway_id,
         msisdn=msisdn,
         to=_field(form, "to", MAX_TO).strip(),
-        text=_field(form, "text", MAX_TEXT),
+        # Kept even with NUL bytes (a text column cannot hold them): a message
+        # is stored before anything else is done with it, whatever it says.
+        text=(form.get("text") or "")[:MAX_TEXT].replace("\x00", "\ufffd"),
         link_id=_field(form, "linkId", MAX_ID).strip() or None,
         gateway_date=_field(form, "date", MAX_DATE).strip() or None,
     )
@@ -130,11 +136,11 @@ def inbound_sms() -> Response:
 
 
 def _enqueue_processing(inbound_id: int) -> None:
-    from workers import SMS, enqueue
+    from workers import INBOUND, enqueue
     from workers.inbound import process_inbound
 
     try:
-        enqueue(SMS, process_inbound, inbound_id)
+        enqueue(INBOUND, process_inbound, inbound_id)
     except Exception:
         # Stored and still `received`: `flask sms retry-inbound` picks it up.
         log.exception("sms inbound: could not enqueue message %s", inbound_id)
