@@ -25,11 +25,11 @@ def retry_inbound() -> None:
     """Enqueue again every inbound SMS still `received` (its job never ran) or
     `failed` (processing raised). Safe to run at any time: a message is
     processed and answered once."""
-    from workers import SMS, enqueue
+    from workers import INBOUND, enqueue
     from workers.inbound import process_inbound
 
     ids = inbound.retryable(db_session())
     db_session().rollback()  # the jobs open their own transactions
     for inbound_id in ids:
-        enqueue(SMS, process_inbound, inbound_id)
+        enqueue(INBOUND, process_inbound, inbound_id)
     click.echo(f"enqueued {len(ids)} inbound messages")

@@ -15,10 +15,13 @@ from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker, Worker
 
 #: Queue names, highest priority first (a worker listens in this order).
-SMS = "sms"  # one message to one person: replies, inbound processing
+SMS = "sms"  # one message to one person: replies, confirmations
+# Inbound SMS to act on: after replies, so a burst of offers never holds back
+# the confirmations of those already processed.
+INBOUND = "inbound"
 DEFAULT = "default"
 CAMPAIGNS = "campaigns"  # bulk: planners and batches wait behind everything else
-QUEUES = (SMS, DEFAULT, CAMPAIGNS)
+QUEUES = (SMS, INBOUND, DEFAULT, CAMPAIGNS)
 
 P = ParamSpec("P")
 R = TypeVar("R")

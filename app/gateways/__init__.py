@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -56,19 +57,30 @@ class SmsSender(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=8)
+def _africastalking(
+    username: str, api_key: str, base_url: str | None, sender_id: str | None, timeout: float
+) -> SmsSender:
+    from app.gateways.africastalking import AfricasTalkingSms
+
+    return AfricasTalkingSms(
+        username, api_key, base_url=base_url, sender_id=sender_id, timeout=timeout
+    )
+
+
 def sms_sender(config: Mapping[str, Any]) -> SmsSender:
     """The sender the settings ask for: ``AT_USERNAME`` and ``AT_API_KEY`` set means
     Africa's Talking (at ``AT_SMS_BASE_URL`` when set, waiting ``AT_SMS_TIMEOUT``
-    seconds for an answer); otherwise the outbox."""
+    seconds for an answer); otherwise the outbox. One Africa's Talking sender
+    per process and settings, so its HTTP session (and TLS connection) is kept
+    from one message to the next."""
     if config.get("AT_USERNAME") and config.get("AT_API_KEY"):
-        from app.gateways.africastalking import AfricasTalkingSms
-
-        return AfricasTalkingSms(
+        return _africastalking(
             config["AT_USERNAME"],
             config["AT_API_KEY"],
-            base_url=config.get("AT_SMS_BASE_URL") or None,
-            sender_id=config.get("AT_SENDER_ID") or None,
-            timeout=float(config.get("AT_SMS_TIMEOUT", 30)),
+            config.get("AT_SMS_BASE_URL") or None,
+            config.get("AT_SENDER_ID") or None,
+            float(config.get("AT_SMS_TIMEOUT", 30)),
         )
     from app.gateways.outbox import OutboxSms
 
