@@ -67,12 +67,14 @@ worker: $(RUN_STAMP) $(MO)
 ## bench: USSD hops/s against a bare endpoint under gunicorn, then p50/p99 at half the maximum;
 ## then the same for cadres' household surveys (bench.survey), with a PostgreSQL check;
 ## then a campaign to 1,000,000 subscribers through two RQ workers (bench.campaign);
-## then the produce-offer parser's accuracy on its labelled corpus and its speed (bench.offers)
+## then the produce-offer parser's accuracy on its labelled corpus and its speed (bench.offers);
+## then inbound SMS accepted/s at the webhook and processed/s by two RQ workers (bench.inbound)
 bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m bench.ussd
 	$(BIN)/python -m bench.survey
 	$(BIN)/python -m bench.campaign
 	$(BIN)/python -m bench.offers
+	$(BIN)/python -m bench.inbound
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
