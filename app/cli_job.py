@@ -1,7 +1,7 @@
 """``flask job …``: post jobs to the jobs board, list them, close them.
 
 ``job add`` announces the job to subscribers of the "jobs" topic in its county
-(``domain.jobs.alert_campaign``) unless ``--no-alert``.
+(``domain.job_alerts.alert_campaign``) unless ``--no-alert``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.cli_campaign import find_area
 from app.db import db_session
-from domain import jobs
+from domain import job_alerts, jobs
 from domain.campaigns import CampaignError
 from domain.market import local_currency
 from models import Area, CampaignStatus, Job, JobApplication
@@ -141,7 +141,7 @@ def job_add(
 def _alert(job: Job) -> None:
     db = db_session()
     try:
-        campaign = jobs.alert_campaign(
+        campaign = job_alerts.alert_campaign(
             db,
             job,
             service_code=current_app.config["USSD_SERVICE_CODE"],

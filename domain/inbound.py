@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from domain import jobs, keywords, market, offer_parser, prices
+from domain import job_alerts, keywords, market, offer_parser, prices
 from domain.sms import queue_sms
 from domain.sms_encoding import GSM7, gsm7_lookalike, text_length
 from domain.sql import upsert
@@ -295,7 +295,9 @@ def _market(
         if parsed.command in ("SOLD", "CANCEL"):  # no number, or not one whole number
             return "no-offer", gettext(MSG_WHICH_OFFER)
         if parsed.command == "JOBS":
-            return "jobs", jobs.sms_listing(db, claimed.msisdn, language, utcnow(), service_code)
+            return "jobs", job_alerts.sms_listing(
+                db, claimed.msisdn, language, utcnow(), service_code
+            )
         if parsed.command in ("SHARE", "HIDE"):
             shares = parsed.command == "SHARE"
             market.set_shares_contact(db, claimed.msisdn, shares)

@@ -2,41 +2,31 @@
 applied for over USSD, announced to subscribers of the "jobs" topic.
 
 A job takes applications while it is ``open`` and until the end of its closing
-day in its area's time zone (``Area.timezone``). One application per person and
-job (the table's unique constraint). An application is answered by two SMS: a
-receipt with its reference to the applicant, a summary to the job's contact.
-Every function is plain (no Flask), shared by the USSD menu and ``flask job``.
+day in its area's time zone (``Area.timezone``). Applying is
+``domain.job_applications``; the JOBS keyword and new-job alerts are
+``domain.job_alerts``. Every function is plain (no Flask), shared by the USSD
+menu and ``flask job``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain import campaigns
 from domain.market import amount
 from domain.phone import InvalidMsisdn, normalise_msisdn
-from domain.sms import queue_sms
 from domain.translation import LANGUAGES, N_, gettext_for
 from models import (
     Area,
-    AreaLevel,
-    Campaign,
-    CampaignStatus,
     Job,
-    JobApplication,
     JobStatus,
-    Subscriber,
 )
 
 #: What a wage is paid for, with how a wage is written per period.
@@ -46,41 +36,15 @@ PERIODS = {
     "month": N_("%(money)s/month"),
     "task": N_("%(money)s/task"),
 }
-#: When an applicant can start: stored value → how it is said.
-STARTS = {
-    "now": N_("Now"),
-    "week": N_("Within a week"),
-    "month": N_("Within a month"),
-}
 #: Longest title and requirements (characters): a title is a USSD list label.
 MAX_TITLE, MAX_REQUIREMENTS = 40, 300
 MAX_SLOTS = 10_000
 #: The ``Numeric(12, 2)`` column holds less than this.
 MAX_WAGE = Decimal("1E10")
-#: A name as typed on a keypad: letters (any script), spaces, ' - . between them.
-_NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
 #: Control characters, and the invisible format characters that reorder or hide
 #: text on a phone (bidirectional overrides and isolates, zero-width marks):
 #: in a title or an applicant's skills they could make an SMS read otherwise.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-MSG_RECEIPT = N_(
-    "Ngazi: application %(ref)s for %(title)s, %(employer)s, %(place)s is sent. "
-    "The employer will call you if chosen."
-)
-MSG_SUMMARY = N_(
-    "Ngazi job application %(ref)s: %(title)s, %(place)s. %(name)s, %(msisdn)s. "
-    "Can start: %(start)s. Skills: %(skills)s"
-)
-MSG_NO_SKILLS = N_("none given")
-MSG_LIST_HEAD = N_("Ngazi jobs near you:")
-MSG_LIST_ITEM = N_("%(title)s, %(place)s, %(wage)s, closes %(closes)s")
-MSG_LIST_HOW = N_("To apply dial %(code)s, then 2 Jobs.")
-MSG_LIST_NONE = N_("Ngazi: no jobs open near you now. Please check again later.")
-MSG_ALERT = N_(
-    "Ngazi new job: %(title)s, %(place)s, %(wage)s, %(slots)d places. Apply by %(closes)s: "
-    "dial %(code)s, 2 Jobs. Reply STOP to stop SMS."
-)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 class JobError(ValueError):
@@ -89,12 +53,6 @@ class JobError(ValueError):
 
 class JobClosed(JobError):
     """The job is closed, or its closing day has passed in its area."""
-
-
-class Applied(NamedTuple):
-    application: JobApplication
-    created: bool  # False: this number had applied already (the first application)
-    sms: tuple[int, ...]  # outbound SMS ids still to send: enqueue ``send_sms`` for each
 
 
 def local_today(zone: str, now: datetime) -> date:
@@ -143,7 +101,7 @@ def add_job(
         for language, text in texts.items():
             if language not in LANGUAGES:
                 raise JobError(f"unsupported language {language!r} (one of {', '.join(LANGUAGES)})")
-            if len(text) > longest or _CONTROL.search(text):
+            if len(text) > longest or CONTROL.search(text):
                 raise JobError(f"the {language} {what} must be 1-{longest} characters of text")
     employer = " ".join(employer.split())
     if not 1 <= len(employer) <= 80:
@@ -271,226 +229,3 @@ def place_of(db: Session, job: Job) -> str:
 def closes_text(job: Job, language: str) -> str:
     """The closing date as ``language`` writes a date (Babel, CLDR medium)."""
     return format_date(job.closes_on, format="medium", locale=language)
-
-
-# -- applying ------------------------------------------------------------------------
-
-
-def reference(application: JobApplication) -> str:
-    """``"J12-A345"``: job 12, application 345 (digits and two letters that
-    cannot be misread as digits, so it can be read over the phone)."""
-    return f"J{application.job_id}-A{application.id}"
-
-
-def clean_text(text: str) -> str:
-    """``text`` as typed, with control and invisible format characters removed
-    and spaces tidied (NFC): what an applicant's free text is kept as."""
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
-
-
-def valid_name(text: str) -> str | None:
-    """The name as it will be kept (spaces tidied), or None unless it is 2-60
-    characters of letters, with spaces, apostrophes, hyphens or dots between."""
-    name = " ".join(unicodedata.normalize("NFC", text).split())
-    return name if 2 <= len(name) <= 60 and _NAME.fullmatch(name) else None
-
-
-def application_of(db: Session, job_id: int, msisdn: str) -> JobApplication | None:
-    return db.scalars(
-        select(JobApplication).where(
-            JobApplication.job_id == job_id, JobApplication.msisdn == msisdn
-        )
-    ).first()
-
-
-def apply(
-    db: Session,
-    job: Job,
-    *,
-    msisdn: str,
-    name: str,
-    start: str,
-    skills: str,
-    language: str,
-    now: datetime,
-) -> Applied:
-    """Apply ``msisdn`` (E.164) for ``job`` and queue the two SMS (the receipt
-    in ``language``; the summary to the job's contact in theirs, else English).
-
-    A number that applied before gets its first application back
-    (``created=False``), even once the job closed. Otherwise raises
-    ``JobClosed`` for a closed job or one past its closing day, and ``JobError``
-    for a name ``valid_name`` refuses, ``start`` not in ``STARTS``, or skills
-    over 100 characters. Commits (``queue_sms`` does).
-    """
-    found = application_of(db, job.id, msisdn)
-    if found is None:
-        if not is_open(db, job, now):
-            raise JobClosed(f"job {job.id} is closed")
-        kept = valid_name(name)
-        skills = " ".join(skills.split())
-        if kept is None:
-            raise JobError("a name is 2-60 letters")
-        if start not in STARTS:
-            raise JobError(f"start {start!r}: one of {', '.join(STARTS)}")
-        if len(skills) > 100 or _CONTROL.search(skills):
-            raise JobError("skills are at most 100 characters")
-        application = JobApplication(
-            job_id=job.id,
-            msisdn=msisdn,
-            name=kept,
-            start=start,
-            skills=skills,
-            language=language if language in LANGUAGES else "en",
-            created_at=now,
-        )
-        try:
-            with db.begin_nested():
-                db.add(application)
-        except IntegrityError:  # a racing copy of the same application made it first
-            found = application_of(db, job.id, msisdn)
-            if found is None:
-                raise
-    if found is not None:
-        return Applied(found, False, _queue_application_sms(db, job, found))
-    return Applied(application, True, _queue_application_sms(db, job, application))
-
-
-def _queue_application_sms(db: Session, job: Job, application: JobApplication) -> tuple[int, ...]:
-    """Queue (once per application: the keys name it) the receipt and the summary."""
-    pending = []
-    for msisdn, body, key in (
-        (application.msisdn, receipt_text(db, job, application), "receipt"),
-        (job.contact_msisdn, summary_text(db, job, application), "summary"),
-    ):
-        queued = queue_sms(
-            db, msisdn=msisdn, body=body, dedup_key=f"job-application:{application.id}:{key}"
-        )
-        if queued.pending:
-            pending.append(queued.id)
-    return tuple(pending)
-
-
-def receipt_text(db: Session, job: Job, application: JobApplication) -> str:
-    """The applicant's SMS: reference, job, what happens next (their language)."""
-    language = application.language
-    return gettext_for(language)(MSG_RECEIPT) % {
-        "ref": reference(application),
-        "title": title_for(job, language),
-        "employer": job.employer,
-        "place": place_of(db, job),
-    }
-
-
-def summary_text(db: Session, job: Job, application: JobApplication) -> str:
-    """The contact's SMS: job, applicant, number, start, skills, reference, in
-    the contact's language when they are a subscriber who chose one."""
-    language = db.scalar(select(Subscriber.language).where(Subscriber.msisdn == job.contact_msisdn))
-    language = language if language in LANGUAGES else "en"
-    _ = gettext_for(language)
-    return _(MSG_SUMMARY) % {
-        "ref": reference(application),
-        "title": title_for(job, language),
-        "place": place_of(db, job),
-        "name": application.name,
-        "msisdn": application.msisdn,
-        "start": _(STARTS.get(application.start, application.start)),
-        "skills": application.skills or _(MSG_NO_SKILLS),
-    }
-
-
-# -- SMS: the JOBS keyword and alerts --------------------------------------------------
-
-
-def sms_listing(
-    db: Session, msisdn: str, language: str, now: datetime, service_code: str, limit: int = 3
-) -> str:
-    """The reply to the ``JOBS`` keyword: up to ``limit`` open jobs nearest the
-    sender's home village (every open job when it is not known), each with
-    title, place, wage and closing date, then how to apply by USSD
-    (``service_code`` like ``*384*1234#``); a "none near you" text when none."""
-    language = language if language in LANGUAGES else "en"
-    _ = gettext_for(language)
-    area_id = db.scalar(select(Subscriber.area_id).where(Subscriber.msisdn == msisdn))
-    jobs = open_jobs_near(db, area_id, now)[:limit]
-    if not jobs:
-        return _(MSG_LIST_NONE)
-    lines = [_(MSG_LIST_HEAD)]
-    for i, job in enumerate(jobs, 1):
-        item = _(MSG_LIST_ITEM) % {
-            "title": title_for(job, language),
-            "place": place_of(db, job),
-            "wage": wage_text(job, language),
-            "closes": closes_text(job, language),
-        }
-        lines.append(f"{i}. {item}")
-    lines.append(_(MSG_LIST_HOW) % {"code": service_code})
-    return "\n".join(lines)
-
-
-def alert_county(db: Session, job: Job) -> int:
-    """The area a job's alert goes to: the county of a village's job, else the
-    job's own area (a county- or province-wide job)."""
-    area = db.get(Area, job.area_id)
-    assert area is not None
-    return area.parent_id if area.level is AreaLevel.VILLAGE and area.parent_id else area.id
-
-
-def alert_messages(db: Session, job: Job, service_code: str) -> dict[str, str]:
-    """The alert's campaign text in every language (``{closing_date}`` is the
-    campaign's variable, written as each recipient's language writes dates)."""
-
-    def literal(text: str) -> str:  # a name is never read as a placeholder
-        return text.replace("{", "{{").replace("}", "}}")
-
-    out = {}
-    for language in LANGUAGES:
-        out[language] = gettext_for(language)(MSG_ALERT) % {
-            "title": literal(title_for(job, language)),
-            "place": literal(place_of(db, job)),
-            "wage": wage_text(job, language),
-            "slots": job.slots,
-            "closes": "{closing_date}",
-            "code": literal(service_code),
-        }
-    return out
-
-
-def alert_campaign(
-    db: Session,
-    job: Job,
-    *,
-    service_code: str,
-    price_per_part: str,
-    quiet_hours: str | None = "20:00-07:00",
-) -> Campaign | None:
-    """Schedule the job's alert: a campaign (``domain.campaigns``) to subscribers
-    of the "jobs" topic living in the job's county (``alert_county``), one text
-    per language, keyed ``job:<id>`` (asking again returns the same campaign).
-    None when nobody is subscribed there (nothing is created). The caller
-    commits and starts it (``workers.campaigns.start``) when its status is
-    ``scheduled``. Raises ``CampaignError`` (an audience over several time
-    zones)."""
-    key = f"job:{job.id}"
-    found = db.scalars(select(Campaign).where(Campaign.dedup_key == key)).first()
-    if found is not None:
-        return found
-
-    def build(save: bool) -> Campaign:
-        return campaigns.create_campaign(
-            db,
-            name=f"Job {job.id}: {job.titles['en']}"[:120],
-            messages=alert_messages(db, job, service_code),
-            audience=campaigns.Audience(areas=(alert_county(db, job),), topics=("jobs",)),
-            variables={"closing_date": job.closes_on.isoformat()},
-            quiet_hours=quiet_hours,
-            dedup_key=key,
-            save=save,
-        )
-
-    if campaigns.preview(db, build(False), price_per_part).recipients == 0:
-        return None
-    campaign = build(True)
-    if campaign.status is CampaignStatus.DRAFT:
-        campaigns.schedule(db, campaign, campaigns.preview(db, campaign, price_per_part))
-    return campaign

@@ -1,11 +1,11 @@
 """Jobs: open jobs near the caller's village, a job's details, and applying
 (name, when they can start, skills, confirm). The application and its two SMS
-are made by ``domain.jobs.apply``, once per number and job however often the
+are made by ``domain.job_applications.apply``, once per number and job however often the
 callback comes.
 
 Session data: ``jobs_shown`` (the ids listed, nearest first), ``job`` (the
 job shown), ``job_name``, ``job_start`` (a key of
-``domain.jobs.STARTS``) and ``job_skills`` as answered.
+``domain.job_applications.STARTS``) and ``job_skills`` as answered.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from domain import jobs
+from domain import job_applications, jobs
 from domain.translation import N_
 from menus.context import Context
 from menus.menu import Effect, Input, Items, Menu, Option, Outcome, State, translated
@@ -101,7 +101,7 @@ def _job(ctx: Context) -> Job | None:
 def _applied(ctx: Context) -> JobApplication | None:
     def find() -> JobApplication | None:
         job = _job(ctx)
-        return None if job is None else jobs.application_of(ctx.db, job.id, ctx.msisdn)
+        return None if job is None else job_applications.application_of(ctx.db, job.id, ctx.msisdn)
 
     return ctx.memo(("job_applied", ctx.data.get("job")), find)  # type: ignore[no-any-return]
 
@@ -129,7 +129,7 @@ def _details(ctx: Context) -> str:
     lines = []
     applied = _applied(ctx)
     if applied is not None:
-        lines.append(_(MSG_APPLIED) % {"ref": jobs.reference(applied)})
+        lines.append(_(MSG_APPLIED) % {"ref": job_applications.reference(applied)})
     elif not _is_open(ctx):
         lines.append(_(MSG_CLOSED))
     lines.append(
@@ -149,7 +149,7 @@ def _details(ctx: Context) -> str:
 
 
 def _take_name(ctx: Context, text: str) -> Outcome:
-    name = jobs.valid_name(text)
+    name = job_applications.valid_name(text)
     if name is None:
         return Outcome(error=ctx.gettext(MSG_NAME_HINT))
     ctx.data["job_name"] = name
@@ -157,7 +157,7 @@ def _take_name(ctx: Context, text: str) -> Outcome:
 
 
 def _take_skills(ctx: Context, text: str) -> Outcome:
-    skills = "" if text == SKIP else jobs.clean_text(text)
+    skills = "" if text == SKIP else job_applications.clean_text(text)
     if text != SKIP and not 1 <= len(skills) <= 100:
         return Outcome(error=ctx.gettext(MSG_SKILLS_HINT))
     ctx.data["job_skills"] = skills
@@ -178,13 +178,13 @@ def _start(value: str) -> Effect:
 
 def _summary(ctx: Context) -> str:
     _ = ctx.gettext
-    start = jobs.STARTS.get(ctx.data.get("job_start", ""), "")
+    start = job_applications.STARTS.get(ctx.data.get("job_start", ""), "")
     closed = "" if _is_open(ctx) else _(MSG_CLOSED) + "\n"
     return closed + _(MSG_SUMMARY) % {
         "title": _title(ctx),
         "name": ctx.data.get("job_name", ""),
         "start": _(start) if start else "",
-        "skills": ctx.data.get("job_skills") or _(jobs.MSG_NO_SKILLS),
+        "skills": ctx.data.get("job_skills") or _(job_applications.MSG_NO_SKILLS),
     }
 
 
@@ -202,7 +202,7 @@ def _store_application(ctx: Context) -> None:
     if job is None:
         return
     try:
-        applied = jobs.apply(
+        applied = job_applications.apply(
             ctx.db,
             job,
             msisdn=ctx.msisdn,
@@ -224,7 +224,7 @@ def _done(ctx: Context) -> str:
     applied = _applied(ctx)
     if applied is None:
         return ctx.gettext(MSG_NOT_SENT)
-    return ctx.gettext(MSG_SENT) % {"ref": jobs.reference(applied)}
+    return ctx.gettext(MSG_SENT) % {"ref": job_applications.reference(applied)}
 
 
 MENU = Menu(
@@ -255,7 +255,7 @@ MENU = Menu(
             MSG_START,
             options=tuple(
                 Option(str(i), label, "skills", _start(value))
-                for i, (value, label) in enumerate(jobs.STARTS.items(), 1)
+                for i, (value, label) in enumerate(job_applications.STARTS.items(), 1)
             ),
             back="name",
         ),

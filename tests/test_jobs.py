@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.db import db_session
-from domain import campaigns, demo, jobs
+from domain import campaigns, demo, job_alerts, job_applications, jobs
 from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area, set_topic
 from models import Area, Campaign, CampaignStatus, Job, JobApplication, OutboundSms, Subscriber
 
@@ -163,7 +163,7 @@ def test_texts_in_each_language(db: Session) -> None:
 # -- applying ----------------------------------------------------------------------------
 
 
-def _apply(db: Session, job: Job, **overrides: Any) -> jobs.Applied:
+def _apply(db: Session, job: Job, **overrides: Any) -> job_applications.Applied:
     fields: dict[str, Any] = {
         "msisdn": CALLER,
         "name": "Grace  Akinyi",
@@ -173,7 +173,7 @@ def _apply(db: Session, job: Job, **overrides: Any) -> jobs.Applied:
         "now": NOW,
     }
     fields.update(overrides)
-    return jobs.apply(db, job, **fields)
+    return job_applications.apply(db, job, **fields)
 
 
 def _sms(db: Session) -> list[tuple[str, str, str | None]]:
@@ -193,7 +193,7 @@ def test_apply_stores_the_application_and_queues_both_sms(db: Session) -> None:
         "week",
         "Planted rice 3 seasons",
     )
-    ref = jobs.reference(app_row)
+    ref = job_applications.reference(app_row)
     assert ref == f"J{job.id}-A{app_row.id}"
     assert _sms(db) == [
         (
@@ -266,21 +266,21 @@ def test_apply_refuses_bad_answers(db: Session, overrides: dict[str, Any], messa
 
 
 def test_names_as_villagers_type_them() -> None:
-    assert jobs.valid_name("  Grace   Akinyi ") == "Grace Akinyi"
-    assert jobs.valid_name("O'Brien Wafula-Barasa") == "O'Brien Wafula-Barasa"
-    assert jobs.valid_name("Chébet") == "Chébet"
-    assert jobs.valid_name("王芳") == "王芳"
+    assert job_applications.valid_name("  Grace   Akinyi ") == "Grace Akinyi"
+    assert job_applications.valid_name("O'Brien Wafula-Barasa") == "O'Brien Wafula-Barasa"
+    assert job_applications.valid_name("Chébet") == "Chébet"
+    assert job_applications.valid_name("王芳") == "王芳"
     for bad in ("", "G", "Grace1", "--", "Grace;drop", "12"):
-        assert jobs.valid_name(bad) is None, bad
+        assert job_applications.valid_name(bad) is None, bad
 
 
 def test_the_summary_is_in_the_contacts_language(db: Session) -> None:
     villager(db, CONTACT, "Kisumu/Ahero", language="sw")
     job = create_job(db)
     applied = _apply(db, job, skills="")
-    summary = jobs.summary_text(db, job, applied.application)
+    summary = job_applications.summary_text(db, job, applied.application)
     assert "Kupandikiza mpunga" in summary  # the contact's language's title
-    assert summary.endswith(jobs.gettext_for("sw")(jobs.MSG_NO_SKILLS))
+    assert summary.endswith(jobs.gettext_for("sw")(job_applications.MSG_NO_SKILLS))
 
 
 # -- the JOBS keyword and alerts ---------------------------------------------------------
@@ -300,7 +300,7 @@ def test_sms_listing_names_the_three_nearest(db: Session) -> None:
         closes_on=date(2026, 12, 14),
     )
     create_job(db)
-    text = jobs.sms_listing(db, CALLER, "en", NOW, "*384*1234#")
+    text = job_alerts.sms_listing(db, CALLER, "en", NOW, "*384*1234#")
     assert text == (
         "Ngazi jobs near you:\n"
         "1. Rice transplanting, Ahero, KES 450/day, closes Dec 20, 2026\n"
@@ -311,7 +311,7 @@ def test_sms_listing_names_the_three_nearest(db: Session) -> None:
 
 
 def test_sms_listing_when_none_is_open(db: Session) -> None:
-    assert jobs.sms_listing(db, CALLER, "en", NOW, "*384*1234#") == (
+    assert job_alerts.sms_listing(db, CALLER, "en", NOW, "*384*1234#") == (
         "Ngazi: no jobs open near you now. Please check again later."
     )
 
@@ -335,7 +335,9 @@ def test_alert_goes_to_subscribers_to_jobs_in_the_county(db: Session) -> None:
     opt_out(db, "+254700000115", "sms")
     db.commit()
     job = create_job(db)
-    campaign = jobs.alert_campaign(db, job, service_code="*384*1234#", price_per_part="KES 0.80")
+    campaign = job_alerts.alert_campaign(
+        db, job, service_code="*384*1234#", price_per_part="KES 0.80"
+    )
     db.commit()
     assert campaign is not None
     assert campaign.status is CampaignStatus.SCHEDULED and campaign.dedup_key == f"job:{job.id}"
@@ -349,7 +351,7 @@ def test_alert_goes_to_subscribers_to_jobs_in_the_county(db: Session) -> None:
         "Ngazi new job: Rice transplanting, Ahero, KES 450/day, 12 places. Apply by "
         "Dec 20, 2026: dial *384*1234#, 2 Jobs. Reply STOP to stop SMS."
     )
-    again = jobs.alert_campaign(db, job, service_code="*384*1234#", price_per_part="KES 0.80")
+    again = job_alerts.alert_campaign(db, job, service_code="*384*1234#", price_per_part="KES 0.80")
     assert again is not None and again.id == campaign.id
     assert db.scalar(select(func.count()).select_from(Campaign)) == 1
 
@@ -357,10 +359,11 @@ def test_alert_goes_to_subscribers_to_jobs_in_the_county(db: Session) -> None:
 def test_no_alert_without_subscribers(db: Session) -> None:
     job = create_job(db, titles={"en": "Braces {village} }"})
     assert (
-        jobs.alert_campaign(db, job, service_code="*384*1234#", price_per_part="KES 0.80") is None
+        job_alerts.alert_campaign(db, job, service_code="*384*1234#", price_per_part="KES 0.80")
+        is None
     )
     assert db.scalar(select(func.count()).select_from(Campaign)) == 0
-    assert "Braces {village} }" in jobs.alert_messages(db, job, "*1#")["en"].replace(
+    assert "Braces {village} }" in job_alerts.alert_messages(db, job, "*1#")["en"].replace(
         "{{", "{"
     ).replace("}}", "}")
 

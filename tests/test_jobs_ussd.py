@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.db import db_session
-from domain import demo, jobs
+from domain import demo, job_applications, jobs
 from domain.subscribers import get_or_create_subscriber, set_home_area, set_language
 from domain.translation import LANGUAGES, gettext_for
 from menus import MENUS
@@ -151,7 +151,7 @@ def test_details_then_apply_then_sms(app: Flask, dial: Any) -> None:
     [(_job_id, msisdn, name, start, skills)] = _applications(app)
     with app.app_context():
         application = db_session().scalars(select(JobApplication)).one()
-        ref = jobs.reference(application)
+        ref = job_applications.reference(application)
     assert ref == f"J{job_id}-A{application.id}"
     assert done == f"END Jobs\nApplication {ref} sent. We sent you a receipt by SMS."
     assert (_job_id, msisdn, name, start, skills) == (
@@ -196,7 +196,7 @@ def test_applying_again_shows_the_reference(app: Flask, dial: Any) -> None:
     _walk(dial, "s-first", *APPLY, "1")
     [_app] = _applications(app)
     with app.app_context():
-        ref = jobs.reference(db_session().scalars(select(JobApplication)).one())
+        ref = job_applications.reference(db_session().scalars(select(JobApplication)).one())
     details = _walk(dial, "s-second", "2", "1")
     assert details.startswith(f"CON Rice transplanting\nYou applied: {ref}.\n")
     assert "1 Apply" not in details
@@ -306,7 +306,7 @@ def _contexts(app: Flask) -> list[tuple[str, dict[str, Any]]]:
     applied_id = _job(app, titles={"en": "Applied"})
     with app.app_context():
         db = db_session()
-        jobs.apply(
+        job_applications.apply(
             db,
             db.get(Job, applied_id),  # type: ignore[arg-type]
             msisdn=CALLER,

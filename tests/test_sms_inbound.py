@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 import domain.inbound
-import domain.jobs
+import domain.job_alerts
 import workers
 from app.db import db_session
 from domain.subscribers import get_or_create_subscriber, opt_out, set_language
@@ -107,7 +107,7 @@ def tagged_gettext(monkeypatch: pytest.MonkeyPatch) -> None:
         return lambda message: f"[{language}] {message}"
 
     monkeypatch.setattr(domain.inbound, "gettext_for", gettext_for)
-    monkeypatch.setattr(domain.jobs, "gettext_for", gettext_for)
+    monkeypatch.setattr(domain.job_alerts, "gettext_for", gettext_for)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
