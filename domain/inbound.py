@@ -31,7 +31,7 @@ from domain.subscribers import (
     set_language,
     superseded,
 )
-from domain.translation import LANGUAGES, N_, gettext_for
+from domain.translation import LANGUAGES, N_, gettext_for, join_sentences
 from models import Area, InboundSms, InboundStatus, OfferStatus, ProduceOffer, Subscriber
 from models.base import utcnow
 
@@ -267,7 +267,7 @@ def _market(
         unasked = sender is None or sender.shares_contact is None
         if unasked and _first_offer(db, offer):
             # Asked once, with the first offer; no answer keeps the number private.
-            text += " " + gettext(MSG_ASK_SHARE)
+            text = join_sentences(language, text, gettext(MSG_ASK_SHARE))
         return "offer", text
     if isinstance(parsed, offer_parser.Unclear):
         understood = market.describe_parts(parsed.understood, language) or gettext(MSG_NOTHING)

@@ -23,9 +23,10 @@ from domain import offer_parser
 from domain.sms import queue_sms
 from domain.subscribers import get_or_create_subscriber
 from domain.translation import N_, gettext_for
-from models import Area, ContactRequest, OfferStatus, ProduceOffer, Subscriber
+from models import Area, AreaLevel, ContactRequest, OfferStatus, ProduceOffer, Subscriber
 
 MSG_NEGOTIABLE = N_("price to agree")
+MSG_NO_PLACE = N_("place not given")
 
 
 class Created(NamedTuple):
@@ -70,6 +71,8 @@ def create_offer(
         if found is not None:
             return Created(found, False)
     area_id = db.scalar(select(Subscriber.area_id).where(Subscriber.msisdn == msisdn))
+    if area_id is None and parsed.location:
+        area_id = village_named(db, parsed.location)
     kg = offer_parser.unit_kg(parsed.unit, parsed.produce)
     unit_price = parsed.unit_price
     if unit_price is None and parsed.total_price is not None and parsed.quantity:
@@ -104,6 +107,21 @@ def create_offer(
             raise
         return Created(found, False)
     return Created(offer, True)
+
+
+def village_named(db: Session, name: str) -> int | None:
+    """The id of the one village called ``name`` (case and spaces aside), or None
+    when there is none or more than one: "SELL maize 50kg 30 at Ahero" from a
+    farmer whose village is not known is then listed under Ahero."""
+    wanted = " ".join(name.split()).casefold()
+    if not wanted or len(wanted) > 80:
+        return None
+    found = db.scalars(
+        select(Area.id)
+        .where(Area.level == AreaLevel.VILLAGE, func.lower(Area.name) == wanted)
+        .limit(2)
+    ).all()
+    return found[0] if len(found) == 1 else None
 
 
 class Closed(NamedTuple):
@@ -221,11 +239,20 @@ MSG_SELLER_NUMBER = N_("Ngazi offer %(n)d: %(offer)s, %(place)s. Seller: %(msisd
 MSG_BUYER_NUMBER = N_("Ngazi: a buyer wants your offer %(n)d (%(offer)s). Call %(msisdn)s")
 
 
-def open_offers_filter(produce: str | None, area_ids: Sequence[int] | None, now: datetime) -> Any:
+def open_offers_filter(
+    produce: str | None,
+    area_ids: Sequence[int] | None,
+    now: datetime,
+    currency: str | None = None,
+) -> Any:
     """The SQL condition for offers a buyer may see: open, not past expiry (the
     maintenance that closes them runs every few minutes), of ``produce`` (any
-    when None), sold in ``area_ids`` (anywhere when None)."""
+    when None), sold in ``area_ids`` (anywhere when None), priced in
+    ``currency`` (any when None: a buyer in Kenya pays in KES, and an offer in
+    CFA francs or yuan is not for them)."""
     condition = and_(ProduceOffer.status == OfferStatus.OPEN, ProduceOffer.expires_at > now)
+    if currency is not None:
+        condition = and_(condition, ProduceOffer.currency == currency)
     if produce is not None:
         condition = and_(condition, ProduceOffer.produce == produce)
     if area_ids is not None:
@@ -234,13 +261,13 @@ def open_offers_filter(produce: str | None, area_ids: Sequence[int] | None, now:
 
 
 def produce_on_offer(
-    db: Session, area_ids: Sequence[int] | None, now: datetime
+    db: Session, area_ids: Sequence[int] | None, now: datetime, currency: str | None = None
 ) -> list[tuple[str, int]]:
     """``[(produce, open offers), …]`` in ``area_ids`` (anywhere when None), the
     most offered first, then in ``produce.yaml``'s order."""
     rows = db.execute(
         select(ProduceOffer.produce, func.count())
-        .where(open_offers_filter(None, area_ids, now))
+        .where(open_offers_filter(None, area_ids, now, currency))
         .group_by(ProduceOffer.produce)
     ).all()
     order = {name: i for i, name in enumerate(offer_parser.all_produce())}
@@ -254,26 +281,28 @@ def open_offers(
     area_ids: Sequence[int] | None,
     now: datetime,
     limit: int = 200,
+    currency: str | None = None,
 ) -> list[ProduceOffer]:
     """Open offers of ``produce`` in ``area_ids`` (anywhere when None), newest
     first, at most ``limit`` (a USSD list of more is never read)."""
     return list(
         db.scalars(
             select(ProduceOffer)
-            .where(open_offers_filter(produce, area_ids, now))
+            .where(open_offers_filter(produce, area_ids, now, currency))
             .order_by(ProduceOffer.created_at.desc(), ProduceOffer.id.desc())
             .limit(limit)
         )
     )
 
 
-def place_of(db: Session, offer: ProduceOffer) -> str:
-    """Where ``offer`` is: its seller's village, else the place they wrote, else ``"?"``."""
+def place_of(db: Session, offer: ProduceOffer, language: str) -> str:
+    """Where ``offer`` is: its village, else the place its farmer wrote, else
+    "place not given" in ``language``."""
     if offer.area_id is not None:
         name = db.scalar(select(Area.name).where(Area.id == offer.area_id))
         if name:
             return str(name)
-    return offer.location or "?"
+    return offer.location or gettext_for(language)(MSG_NO_PLACE)
 
 
 def price_text(offer: ProduceOffer, language: str) -> str:
@@ -351,7 +380,7 @@ def contact_seller(
     to_buyer = gettext_for(buyer_language)(MSG_SELLER_NUMBER) % {
         "n": offer.id,
         "offer": describe(offer, buyer_language),
-        "place": place_of(db, offer),
+        "place": place_of(db, offer, buyer_language),
         "msisdn": offer.msisdn,
     }
     to_seller = gettext_for(seller_language)(MSG_BUYER_NUMBER) % {

@@ -49,3 +49,9 @@ def catalog(language: str) -> NullTranslations:
 def gettext_for(language: str) -> Callable[[str], str]:
     """Return ``gettext`` bound to ``language``'s catalog."""
     return catalog(language).gettext
+
+
+def join_sentences(language: str, *sentences: str) -> str:
+    """Sentences one after another as ``language`` writes them: with a space,
+    none in Chinese (``。`` ends a sentence with no space after it)."""
+    return ("" if language == "zh" else " ").join(s for s in sentences if s)

@@ -310,3 +310,29 @@ def test_jobs_lists_open_jobs_nearest_the_sender(app: Flask, client: FlaskClient
     assert near.split("\n")[-1] == "To apply dial *384*1234#, then 2 Jobs."
     [anywhere] = _replies(app, OTHER)
     assert anywhere.count("\n") == 4
+
+
+def test_a_place_written_in_the_offer_names_its_village(app: Flask, client: FlaskClient) -> None:
+    """A farmer whose village is not known who writes one village's name has
+    their offer listed there; a place that is no village is kept as written."""
+    _post(client, "ATXid_p1", "SELL maize 50kg 30 at ahero")
+    _post(client, "ATXid_p2", "SELL beans 10kg 90 at Nowhere Town", sender=OTHER)
+    run_jobs(app)
+    first, second = _offers(app)
+    with app.app_context():
+        db = db_session()
+        ahero = db.scalar(select(Area.id).where(Area.name == "Ahero"))
+        assert (first.area_id, second.area_id) == (ahero, None)
+        assert market.place_of(db, first, "en") == "Ahero"
+        assert market.place_of(db, second, "en") == "Nowhere Town"
+        second.location = None
+        assert market.place_of(db, second, "sw") == "mahali hapakutajwa"
+
+
+def test_the_chinese_first_offer_reply_has_no_space_between_sentences(
+    app: Flask, client: FlaskClient
+) -> None:
+    _post(client, "ATXid_z1", "卖玉米100斤每斤1.5元")
+    run_jobs(app)
+    [reply] = _replies(app)
+    assert "。 " not in reply and reply.endswith("回复“公开”向买家公开号码。")

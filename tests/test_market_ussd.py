@@ -440,3 +440,23 @@ def test_an_alert_over_another_area_is_moved_not_stopped(app: Flask, dial: Any) 
         assert db.execute(select(PriceAlert.produce, PriceAlert.area_id)).all() == [
             ("maize", nyanza_id)
         ]
+
+
+@freeze_time(NOW)
+def test_buyers_see_offers_in_their_currency_and_a_missing_place_says_so(
+    app: Flask, dial: Any
+) -> None:
+    with app.app_context():
+        db = db_session()
+        for msisdn, currency in (("+254700000671", "KES"), ("+254700000672", "XOF")):
+            parsed = offer_parser.Offer(
+                "maize", Decimal("2"), "bag", Decimal("4500"), None, currency, None, "en"
+            )
+            market.create_offer(
+                db, msisdn=msisdn, parsed=parsed, inbound_id=None, now=NOW, days=14, region="KE"
+            )
+        db.commit()
+    _known(app, BUYER)
+    assert _walk(dial, "cur", "3", "1", "1", "4", msisdn=BUYER) == (
+        "CON maize\n1 2 bag KES 4,500/bag, place not given, today\n0 Back 00 Home"
+    )

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import current_app
 
 from domain import market, offer_parser
-from domain.translation import N_
+from domain.translation import N_, join_sentences
 from menus.content import GONE
 from menus.context import Context
 from menus.market.picks import (
@@ -24,6 +24,7 @@ from menus.market.picks import (
     chosen_area_ids,
     chosen_produce,
     listed,
+    local_currency,
     pick_area,
     produce_items,
     produce_label,
@@ -50,7 +51,9 @@ def _produce_on_offer(ctx: Context) -> list[tuple[int, str]]:
     return listed(
         ctx,
         "mk_list_produce",
-        lambda ctx: produce_items(market.produce_on_offer(ctx.db, None, utcnow()), ctx),
+        lambda ctx: produce_items(
+            market.produce_on_offer(ctx.db, None, utcnow(), local_currency()), ctx
+        ),
     )
 
 
@@ -68,13 +71,15 @@ def _list_offers(ctx: Context) -> list[tuple[int, str]]:
     if produce is None:
         return []
     now = utcnow()
-    found = market.open_offers(ctx.db, produce, chosen_area_ids(ctx), now, limit=MAX_LISTED)
+    found = market.open_offers(
+        ctx.db, produce, chosen_area_ids(ctx), now, limit=MAX_LISTED, currency=local_currency()
+    )
     lines = []
     for offer in found:
         quantity = market.amount(offer.quantity, ctx.language)
         unit = offer_parser.unit_name(offer.unit, ctx.language)
         price = market.price_text(offer, ctx.language)
-        place = market.place_of(ctx.db, offer)
+        place = market.place_of(ctx.db, offer, ctx.language)
         lines.append(
             (offer.id, f"{quantity} {unit} {price}, {place}, {_age(ctx, offer.created_at, now)}")
         )
@@ -98,12 +103,12 @@ def _offer_body(ctx: Context) -> str:
     if offer is None:
         return ""
     text = ctx.gettext(MSG_OFFER_BODY) % {
-        "place": market.place_of(ctx.db, offer),
+        "place": market.place_of(ctx.db, offer, ctx.language),
         "age": _age(ctx, offer.created_at, utcnow()),
         "n": offer.id,
     }
     if not market.shares_contact(ctx.db, offer.msisdn):
-        text += " " + ctx.gettext(MSG_PRIVATE)
+        text = join_sentences(ctx.language, text, ctx.gettext(MSG_PRIVATE))
     return text
 
 

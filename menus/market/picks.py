@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from flask import current_app
 from sqlalchemy import select
 
-from domain import offer_parser
+from domain import market, offer_parser
 from domain.campaigns import areas_under
 from domain.translation import N_
 from menus.context import Context
@@ -142,3 +143,9 @@ def fresh(*keys: str) -> Effect:
 def pick_area(ctx: Context) -> None:
     ctx.data.pop(OFFER, None)
     ctx.data.pop("mk_list_offers", None)
+
+
+def local_currency() -> str:
+    """The currency buyers here pay in (``DEFAULT_REGION``'s): offers in others
+    are not listed to them."""
+    return market.local_currency(current_app.config["DEFAULT_REGION"])

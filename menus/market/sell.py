@@ -27,6 +27,7 @@ from menus.market.picks import (
     QUANTITY,
     UNIT,
     chosen_produce,
+    local_currency,
     produce_label,
 )
 from menus.menu import Effect, Input, Items, Option, Outcome, State, translated
@@ -123,10 +124,6 @@ def _accept_price(ctx: Context, text: str) -> Outcome:
     return Outcome(leave=True)
 
 
-def _currency() -> str:
-    return market.local_currency(current_app.config["DEFAULT_REGION"])
-
-
 def _draft(ctx: Context) -> offer_parser.Offer | None:
     """The offer as the caller has entered it so far, when complete."""
     produce, unit = chosen_produce(ctx), _unit(ctx)
@@ -139,7 +136,7 @@ def _draft(ctx: Context) -> offer_parser.Offer | None:
         unit=unit,
         unit_price=Decimal(price),
         total_price=None,
-        currency=_currency(),
+        currency=local_currency(),
         location=None,
         language=ctx.language,
     )
@@ -150,7 +147,7 @@ def _how_many(ctx: Context) -> str:
 
 
 def _price_per(ctx: Context) -> str:
-    return ctx.gettext(MSG_PRICE_PER) % {"unit": _unit_name(ctx), "currency": _currency()}
+    return ctx.gettext(MSG_PRICE_PER) % {"unit": _unit_name(ctx), "currency": local_currency()}
 
 
 def _summary(ctx: Context) -> str:
