@@ -48,7 +48,9 @@ MSG_EXAMPLE = N_("SELL maize 50 kg 30")
 PROBLEMS = {
     "negative_quantity": N_("A quantity cannot be below zero."),
     "zero_quantity": N_("The quantity is zero."),
-    "ambiguous_number": N_("Write decimals with a point (30.5), thousands without a comma."),
+    "ambiguous_number": N_(
+        "Write decimals with a point (30.5), thousands with nothing between (1999)."
+    ),
     "no_quantity": N_("How much? Add the quantity and unit, e.g. 50 kg."),
     "no_price": N_("At what price? Add it, e.g. 30 per kg."),
     "too_large": N_("A number is too large."),
