@@ -10,6 +10,7 @@ from models.area import Area, AreaLevel
 from models.base import Base
 from models.cadre import Cadre, CadreRole, cadre_village
 from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
+from models.console import ConsoleRole, ConsoleUser, console_user_area
 from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
 from models.household import Household, HouseholdSurvey
 from models.job import Job, JobApplication, JobStatus
@@ -30,6 +31,8 @@ __all__ = [
     "CadreRole",
     "Category",
     "CategoryTranslation",
+    "ConsoleRole",
+    "ConsoleUser",
     "ContactRequest",
     "Household",
     "HouseholdSurvey",
@@ -53,4 +56,5 @@ __all__ = [
     "Topic",
     "WaitingReport",
     "cadre_village",
+    "console_user_area",
 ]
