@@ -31,6 +31,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cli_campaign,
         cli_job,
         cli_sms,
+        cli_user,
+        console,
         db,
         health,
         redis_store,
@@ -46,6 +48,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     logging.getLogger("transitions").setLevel(logging.ERROR)
     app.session_interface = NoCookieForGateways()
+    if app.config["SECRET_KEY"] == settings.DEV_SECRET_KEY and not app.config.get("TESTING"):
+        # Anyone who knows the default can forge a console session.
+        app.logger.warning(
+            "SECRET_KEY is the development default: set SECRET_KEY before serving the console"
+        )
 
     db.init_app(app)
     redis_store.init_app(app)
@@ -54,8 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sms.init_app(app)
     health.init_app(app)
     simulator.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     cli_campaign.init_app(app)
     cli_job.init_app(app)
     cli_sms.init_app(app)
+    cli_user.init_app(app)
     return app

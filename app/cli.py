@@ -42,7 +42,7 @@ def demo_group() -> None:
 @with_appcontext
 def demo_load() -> None:
     """Load areas, content in four languages, the surveys in surveys/, demo
-    cadres, approved SMS templates and jobs (idempotent)."""
+    cadres, approved SMS templates, jobs and the demo console admin (idempotent)."""
     db = db_session()
     areas = demo.load_areas(db)
     articles = demo.load_content(db)
@@ -50,6 +50,10 @@ def demo_load() -> None:
     cadres = demo.load_staff(db)
     templates = demo.load_templates(db)
     jobs = demo.load_jobs(db, utcnow())
+    users = demo.load_console_users(db)
+    click.echo(
+        f"demo console users: {users} (DEMO ONLY: their passwords are public, see the README)"
+    )
     click.echo(
         f"demo data: {areas} areas, {articles} articles, {forms} surveys, {cadres} cadres, "
         f"{templates} SMS templates, {jobs} jobs"

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The secret key when SECRET_KEY is unset: fine on a laptop, never in production
+#: (anyone who knows it can forge a console session).
+DEV_SECRET_KEY = "dev-only-not-secret"
 
 
 def _int(name: str, default: int) -> int:
@@ -75,6 +78,12 @@ def from_env() -> dict[str, Any]:
         "WORKER_FORK": os.environ.get("WORKER_FORK", "0") == "1",
         # A gateway callback is a few hundred bytes: refuse bodies past this (413).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEV_SECRET_KEY,
+        # The console's sign-in session ends after this long without a request.
+        "CONSOLE_SESSION_MINUTES": _int("CONSOLE_SESSION_MINUTES", 30),
+        # Send the console's cookie over HTTPS only: set to 1 behind TLS.
+        "CONSOLE_SECURE_COOKIES": os.environ.get("CONSOLE_SECURE_COOKIES", "0") == "1",
+        # Failed console sign-ins allowed per client address ("limits" notation).
+        "CONSOLE_LOGIN_LIMIT": os.environ.get("CONSOLE_LOGIN_LIMIT", "20 per 15 minutes"),
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
     }

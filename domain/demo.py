@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from domain import content as content_cache
 from domain import eligibility, sms_templates
 from domain.cadres import add_cadre
+from domain.console_users import create_user, find_user
 from domain.phone import normalise_msisdn
 from domain.surveys import open_round, store_definition
 from domain.xlsform import read_xlsform
@@ -29,6 +30,7 @@ from models import (
     CadreRole,
     Category,
     CategoryTranslation,
+    ConsoleRole,
     MessageTemplate,
     Topic,
 )
@@ -216,6 +218,24 @@ def load_staff(db: Session, path: Path = DEMO_DIR / "staff.yaml") -> int:
         )
     db.commit()
     return len(doc["cadres"])
+
+
+def load_console_users(db: Session, path: Path = DEMO_DIR / "console.yaml") -> int:
+    """Create the demo console users that do not exist yet (an existing one is
+    left as it is, its password included); return how many the file holds.
+    Demo only: their passwords are public. Raises ``ConsoleUserError``."""
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for user in doc["users"]:
+        if find_user(db, user["username"]) is None:
+            create_user(
+                db,
+                username=user["username"],
+                name=user["name"],
+                password=str(user["password"]),
+                role=ConsoleRole(user["role"]),
+            )
+    db.commit()
+    return len(doc["users"])
 
 
 def load_jobs(db: Session, now: datetime, path: Path = DEMO_DIR / "jobs.yaml") -> int:

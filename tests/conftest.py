@@ -28,6 +28,7 @@ from menus.session import SINCE_KEY
 from models import (
     Cadre,
     Campaign,
+    ConsoleUser,
     ContactRequest,
     Household,
     HouseholdSurvey,
@@ -128,6 +129,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     with _session_app.app_context():
         db = db_session()
         for model in (
+            ConsoleUser,  # and their areas (console_user_area rows cascade)
             ContactRequest,
             PriceAlert,
             JobApplication,

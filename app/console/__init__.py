@@ -1,0 +1,38 @@
+"""``/console``: the operators' web console.
+
+Every page of the blueprint needs a signed-in user except the sign-in page and
+the static files: the guard in ``auth.py`` runs before each of its requests
+(deny by default, so a page added later is protected without a decorator), and
+checks the CSRF token of every unsafe request. Only this blueprint is
+CSRF-protected: the gateway's callbacks (``/ussd``, ``/sms/…``) carry no token.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template
+from flask.typing import ResponseReturnValue
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The landing page: who is signed in, and what the console will hold."""
+    from app.console.auth import current_console_user
+
+    user = current_console_user()
+    areas = [f"{a.parent.name}/{a.name}" if a.parent else a.name for a in user.areas]
+    return render_template("console/index.html", user=user, areas=areas)
+
+
+def init_app(app: Flask) -> None:
+    from app.console import auth
+
+    auth.init_app(app)
+    app.register_blueprint(bp)
