@@ -35,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         console,
         db,
         health,
+        metrics,
         redis_store,
         simulator,
         sms,
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ussd.init_app(app)
     sms.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     simulator.init_app(app)
     console.init_app(app)
     cli.init_app(app)

@@ -85,5 +85,7 @@ def from_env() -> dict[str, Any]:
         "CONSOLE_SECURE_COOKIES": os.environ.get("CONSOLE_SECURE_COOKIES", "0") == "1",
         # Failed console sign-ins allowed per client address ("limits" notation).
         "CONSOLE_LOGIN_LIMIT": os.environ.get("CONSOLE_LOGIN_LIMIT", "20 per 15 minutes"),
+        # Bearer token Prometheus sends to read /metrics; unset: local clients only.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
     }

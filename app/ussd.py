@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
@@ -11,6 +12,7 @@ from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app import metrics
 from app.db import db_session
 from app.gateways.africastalking import BadCallback, parse_ussd
 from app.redis_store import make_redis
@@ -59,15 +61,30 @@ def _form() -> Mapping[str, str]:
 
 @bp.post("/ussd")
 def ussd_callback() -> Response:
+    """Answer one hop, counted and timed by outcome (``app.metrics``): ``CON``,
+    ``END``, or ``error`` for a refused callback, "busy" or an exception."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        body, status = _answer()
+        if status == 200 and body != BUSY:
+            outcome = "CON" if body.startswith("CON ") else "END"
+        return _plain(body, status)
+    finally:
+        metrics.observe_ussd_hop(outcome, time.perf_counter() - started)
+
+
+def _answer() -> tuple[str, int]:
+    """The answer's body and HTTP status."""
     cfg = current_app.config
     try:
         req = parse_ussd(_form(), cfg["DEFAULT_REGION"])
     except BadCallback as exc:
-        return _plain(f"Bad request: {exc}", 400)
+        return f"Bad request: {exc}", 400
     if req.service_code != cfg["USSD_SERVICE_CODE"]:
-        return _plain(WRONG_CODE)
+        return WRONG_CODE, 200
     if len(req.text) > cfg["USSD_MAX_TEXT"]:
-        return _plain(TOO_LONG)
+        return TOO_LONG, 200
     engine: Engine = current_app.extensions["ngazi_ussd_engine"]
     store: SessionStore = current_app.extensions["ngazi_ussd_store"]
     caller = Caller(req.session_id, req.msisdn, req.service_code, req.network_code, req.text)
@@ -76,8 +93,8 @@ def ussd_callback() -> Response:
     except (SQLAlchemyError, RedisError):
         log.exception("ussd: backing service failed for session %s", req.session_id)
         db_session().rollback()
-        return _plain(BUSY)
-    return _plain(answer)
+        return BUSY, 200
+    return answer, 200
 
 
 def init_app(app: Flask) -> None:

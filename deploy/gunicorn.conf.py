@@ -41,6 +41,11 @@ Why these defaults (measured with ``make bench`` on 2 cores, docs/benchmarks.md)
   of some hop, every few hundred hops (measured in-process with ``gc.callbacks``);
   with it, no pause over 0.3 ms. Instagram's write-up of the same fix:
   https://instagram-engineering.com/copy-on-write-friendly-python-garbage-collection-ad6ed5233ddf
+* Prometheus multiprocess mode: each worker counts its USSD hops in files under
+  ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory when unset), which
+  ``/metrics`` sums across workers. The directory is emptied when the server
+  starts (old files would add a previous run's counts) and a dead worker's live
+  files are dropped (``child_exit``); its counters stay, so totals never go down.
 * No access log by default (one line per hop is a lot of disk at USSD volumes and
   costs CPU on every request); errors go to stderr.
 """
@@ -48,8 +53,10 @@ Why these defaults (measured with ``make bench`` on 2 cores, docs/benchmarks.md)
 from __future__ import annotations
 
 import gc
+import glob
 import multiprocessing
 import os
+import tempfile
 from typing import Any
 
 
@@ -82,6 +89,11 @@ control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "1") == "0"
 
 _refreeze_after = _int("GUNICORN_GC_REFREEZE", 2000)
 
+# Set before any worker imports the app (and prometheus-client): the workers
+# inherit it. Kept when the configuration is read again (HUP).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ngazi-prometheus-")
+
 
 def post_worker_init(worker: Any) -> None:
     """The app is loaded in this worker: keep what it built out of the collector."""
@@ -96,3 +108,18 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
     if worker.ngazi_requests == _refreeze_after:
         gc.collect()
         gc.freeze()
+
+
+def on_starting(server: Any) -> None:
+    """Start the metrics from zero: drop files a previous run left."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: drop its live-gauge files (its counters' files stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
