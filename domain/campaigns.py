@@ -579,6 +579,22 @@ def funnel(db: Session, campaign_id: int) -> dict[str, int]:
     return {s.value: int(counts.get(s, 0)) for s in SmsStatus}
 
 
+def funnels(db: Session, campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """``funnel`` of each of ``campaign_ids`` in one query (a list page's rows)."""
+    out = {i: {s.value: 0 for s in SmsStatus} for i in campaign_ids}
+    if not campaign_ids:
+        return out
+    rows = db.execute(
+        select(OutboundSms.campaign_id, OutboundSms.status, func.count())
+        .where(OutboundSms.campaign_id.in_(campaign_ids))
+        .group_by(OutboundSms.campaign_id, OutboundSms.status)
+    ).all()
+    for campaign_id, status, count in rows:
+        if campaign_id is not None:  # always, by the WHERE; mypy cannot tell
+            out[campaign_id][SmsStatus(status).value] = int(count)
+    return out
+
+
 def failure_reasons(db: Session, campaign_id: int) -> dict[str, int]:
     """``{reason: messages}`` of the failed, rejected and skipped messages."""
     rows = db.execute(

@@ -82,3 +82,153 @@ def test_sign_in_land_and_sign_out_in_a_browser(app: Flask) -> None:
     assert {urlsplit(u).netloc for u in requested if not u.startswith("data:")} == {local}
     assert any(urlsplit(u).path == "/console/static/console.css" for u in requested)
     assert (ARTIFACTS / "console-login.png").stat().st_size > 5_000
+
+
+@pytest.mark.browser
+def test_create_preview_and_send_a_campaign_in_a_browser(app: Flask) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run browser tests")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.jobs import run_jobs
+    from tests.test_console_campaigns import _people
+
+    make_user(app, name="Achieng Odhiambo")
+    _people(app)  # three subscribers in Ahero, Kisumu: two English, one Kiswahili
+    requested: list[str] = []
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    with serve(app) as base_url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+
+        def guard(route: Any) -> None:
+            if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("request", lambda req: requested.append(req.url))
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        try:
+            page.goto(f"{base_url}/console/login")
+            page.get_by_label("Username").fill("achieng")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_test_id("login").click()
+            page.wait_for_url(f"{base_url}/console/")
+
+            page.get_by_test_id("nav-campaigns").click()
+            page.wait_for_url(f"{base_url}/console/campaigns")
+            page.get_by_test_id("new-campaign").click()
+            page.get_by_label("Name", exact=True).fill("Water day")
+            page.get_by_label("English text (required)").fill(
+                "Ngazi: boil drinking water in {village}. Chlorine is free at the clinic."
+            )
+            page.get_by_label("Kiswahili text").fill(
+                "Ngazi: chemsha maji ya kunywa {village}. Klorini ni bure kliniki."
+            )
+            page.locator("#areas").select_option(label="Nyanza / Kisumu")
+            page.get_by_label("Quiet hours (local, like 20:00-07:00, or none)").fill("none")
+            page.get_by_test_id("create").click()
+
+            page.wait_for_url(f"{base_url}/console/campaigns/*")
+            expect(page.get_by_test_id("status")).to_have_text("draft")
+            expect(page.get_by_test_id("preview-recipients")).to_have_text("3")
+            expect(page.get_by_test_id("preview-cost")).to_have_text("KES 2.40")
+            expect(page.locator('tr[data-language="en"] td').nth(1)).to_have_text("2")
+            expect(page.locator('tr[data-language="sw"] td').nth(1)).to_have_text("1")
+            expect(page.get_by_text("Ngazi: chemsha maji ya kunywa Ahero.")).to_be_visible()
+
+            page.get_by_test_id("send").click()
+            expect(page.get_by_role("status")).to_contain_text("scheduled now")
+            run_jobs(app)  # with Redis the jobs wait for a worker: the page's poll sees them end
+            expect(page.get_by_test_id("status")).to_have_text("done", timeout=15_000)
+            expect(page.locator('[data-stage="sent"]')).to_have_text("3")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "console-campaign.png"), full_page=True)
+        finally:
+            context.close()
+            browser.close()
+
+    assert blocked == [], f"the console tried to reach other hosts: {blocked}"
+    assert errors == [], f"errors in the page: {errors}"
+    local = urlsplit(base_url).netloc
+    assert {urlsplit(u).netloc for u in requested if not u.startswith("data:")} == {local}
+    assert any(urlsplit(u).path == "/console/static/campaign.js" for u in requested)
+    assert (ARTIFACTS / "console-campaign.png").stat().st_size > 5_000
+
+
+@pytest.mark.browser
+def test_requeue_a_failed_job_in_a_browser(app: Flask) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run browser tests")
+    from playwright.sync_api import expect, sync_playwright
+    from rq import SimpleWorker
+    from rq.job import Job, JobStatus
+
+    from tests.test_console_queues import fail_a_job, redis_of
+
+    make_user(app, name="Achieng Odhiambo")
+    job_id = fail_a_job(app, "browser")
+    requested: list[str] = []
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    with serve(app) as base_url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+
+        def guard(route: Any) -> None:
+            if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("request", lambda req: requested.append(req.url))
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        try:
+            page.goto(f"{base_url}/console/login")
+            page.get_by_label("Username").fill("achieng")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_test_id("login").click()
+            page.wait_for_url(f"{base_url}/console/")
+
+            page.get_by_test_id("nav-queues").click()
+            page.wait_for_url(f"{base_url}/console/queues")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Queues")
+            row = page.get_by_test_id(f"job-{job_id}")
+            expect(row).to_contain_text("RuntimeError: gateway unreachable for browser")
+            expect(page.get_by_test_id("queue-default").locator("td").nth(4)).to_have_text("1")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "console-queues.png"), full_page=True)
+
+            page.get_by_test_id(f"requeue-{job_id}").click()
+            page.wait_for_url(f"{base_url}/console/queues")
+            expect(page.get_by_role("status")).to_contain_text(f"Job {job_id} requeued")
+            expect(page.get_by_test_id(f"job-{job_id}")).to_have_count(0)
+            expect(page.get_by_test_id("queue-default").locator("td").nth(4)).to_have_text("0")
+        finally:
+            context.close()
+            browser.close()
+
+    connection = redis_of(app)
+    if app.config["REDIS_URL"]:  # the job waits for a worker; in the embedded default it ran
+        SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert Job.fetch(job_id, connection=connection).get_status() == JobStatus.FINISHED
+    assert blocked == [], f"the console tried to reach other hosts: {blocked}"
+    assert errors == [], f"errors in the page: {errors}"
+    local = urlsplit(base_url).netloc
+    assert {urlsplit(u).netloc for u in requested if not u.startswith("data:")} == {local}
+    assert any(urlsplit(u).path == "/console/static/queues.css" for u in requested)
+    assert (ARTIFACTS / "console-queues.png").stat().st_size > 5_000

@@ -32,7 +32,7 @@ def index() -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    from app.console import auth
+    from app.console import auth, campaigns, queues  # noqa: F401 (campaigns, queues: routes)
 
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -62,6 +62,7 @@ csrf = CSRFProtect()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 LAST_SEEN = "console_seen"  # session key: time.time() of the last request
+POLL_HEADER = "X-Ngazi-Poll"  # sent by pages' polling scripts (campaign.js)
 WRONG = (
     f"Wrong username or password. After {MAX_FAILURES} failed attempts in a row an "
     f"account is locked for {LOCK_FOR.seconds // 60} minutes."
@@ -156,7 +157,10 @@ def _guard() -> ResponseReturnValue | None:
         session.clear()
         flash("Your session expired. Sign in again.")
         return _unauthorized()
-    session[LAST_SEEN] = now
+    if request.headers.get(POLL_HEADER) != "1":
+        # A page's own background refresh is not the person at the keyboard:
+        # it must not keep an idle session alive.
+        session[LAST_SEEN] = now
     return None
 
 
