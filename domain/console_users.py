@@ -173,6 +173,10 @@ def set_active(db: Session, username: str, active: bool) -> ConsoleUser:
     """Activate or deactivate a user. A deactivated user's sessions end at their
     next request. Raises ``ConsoleUserError``. Does not commit."""
     user = get_user(db, username)
+    if user.active and not active:
+        # Sessions carry the credential stamp: a new one ends them for good,
+        # even if the user is activated again before they expire.
+        user.password_changed_at = utcnow()
     user.active = active
     db.flush()
     return user
@@ -196,7 +200,8 @@ def authenticate(db: Session, username: str, password: str, now: datetime) -> Co
     (``failed_logins + 1``, and the lock when that reaches MAX_FAILURES: the
     answer is then LOCKED), so attempts racing from several processes all count.
     """
-    user = find_user(db, username) if len(username) <= 80 else None
+    # A NUL is in no username (and no PostgreSQL text): such a name is unknown.
+    user = find_user(db, username) if len(username) <= 80 and "\x00" not in username else None
     if user is None:
         _verify(_dummy(), password)
         return Refusal.UNKNOWN

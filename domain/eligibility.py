@@ -116,13 +116,25 @@ def _check(rule: Any, where: str, depth: int) -> None:
         raise RuleError(f"{where}: {op!r} takes a number on a numeric field")
     if is_number and not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
         raise RuleError(f"{where}: {value!r} is not a number between ±{MAX_NUMBER:,}")
-    if op == "in" and any(
-        isinstance(v, float) and not math.isfinite(v) or isinstance(v, str) and "\x00" in v
-        for v in value
-    ):
-        raise RuleError(f"{where}: 'in' takes plain values")
+    if op == "in" and not all(_fits(kind, v) for v in value):
+        raise RuleError(f"{where}: 'in' takes values of the field's kind ({kind})")
     if op not in _COMPARE and op not in ("is", "in"):
         raise RuleError(f"{where}: unknown test {op!r}")
+
+
+def _fits(kind: str | None, value: Any) -> bool:
+    """Whether ``value`` is a plain value of ``kind``: what a column of that kind
+    can be compared with on every database (a list, an object, ``true`` for a
+    number or a number past ``MAX_NUMBER`` cannot)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str) and "\x00" not in value and len(value) <= 200
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if kind == "int" and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and abs(value) <= MAX_NUMBER
 
 
 def matches(rule: Mapping[str, Any], survey: HouseholdSurvey) -> bool:

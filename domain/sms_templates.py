@@ -50,11 +50,22 @@ def placeholders(template: str) -> list[str]:
     return list(dict.fromkeys(name for _text, name in _parse(template) if name is not None))
 
 
+#: A campaign variable's name: what a ``{placeholder}`` can name.
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
 def validate(template: str, variables: Mapping[str, str]) -> None:
     """Check that every placeholder of ``template`` is a recipient field or a key
     of ``variables`` (the campaign's), and that no variable takes a recipient
-    field's name. Raises ``TemplateError``."""
+    field's name or a name a placeholder cannot have (``[A-Za-z_][A-Za-z0-9_]*``,
+    at most 40 characters). Raises ``TemplateError``."""
     for name in variables:
+        if not VARIABLE_NAME.fullmatch(name):
+            raise TemplateError(
+                f"campaign variable {name!r}: a name is letters, digits and _, "
+                "starting with a letter (at most 40)",
+                name[:40],
+            )
         if name in RECIPIENT_FIELDS:
             raise TemplateError(
                 f"campaign variable {{{name}}} has the name of a recipient field", f"{{{name}}}"

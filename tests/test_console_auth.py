@@ -256,6 +256,11 @@ def test_deactivating_a_user_ends_their_session(app: Flask, client: FlaskClient)
         db_session().commit()
 
     assert not signed_in(client)
+    # Activated again: the old session stays ended (a new sign-in is needed).
+    with app.app_context():
+        console_users.set_active(db_session(), "achieng", True)
+        db_session().commit()
+    assert not signed_in(client)
 
 
 def test_a_new_password_ends_older_sessions(app: Flask, client: FlaskClient) -> None:
@@ -538,3 +543,15 @@ def test_pages_and_stylesheet_refer_to_no_other_host(app: Flask, client: FlaskCl
         assert not re.search(r"https?://", text), where
         assert not re.search(r"""(?:src|href|url)\s*[=(]\s*["']?//""", text), where
         assert "@import" not in text, where
+
+
+def test_a_nul_in_the_username_is_an_unknown_user(app: Flask, client: FlaskClient) -> None:
+    """PostgreSQL text holds no NUL: such a name is refused like any unknown one,
+    not a 500."""
+    make_user(app)
+    resp = login(client, "ach\x00ieng", PASSWORD)
+    assert (resp.status_code, error_text(resp)) == (
+        200,
+        error_text(login(client, "nobody", PASSWORD)),
+    )
+    assert error_text(resp)

@@ -440,3 +440,41 @@ def test_steering_needs_the_csrf_token(app: Flask, client: FlaskClient) -> None:
 
     assert client.post(f"/console/campaigns/{campaign_id}/send").status_code == 400
     assert _status(app, campaign_id) is CampaignStatus.DRAFT
+
+
+def test_odd_numbers_in_the_address_or_form_are_no_500(app: Flask, client: FlaskClient) -> None:
+    """ "²" is a digit to str.isdigit but not to int, and a number past 32 bits
+    overflows the column: both are taken as no number."""
+    _signed_in(app, client)
+    for path in (
+        "/console/campaigns?page=%C2%B2",
+        "/console/campaigns?page=99999999999999999999",
+        "/console/campaigns/new?template=%C2%B2",
+        "/console/campaigns/new?template=99999999999999999999",
+        "/console/campaigns/new?template=9999999999",
+    ):
+        assert client.get(path).status_code == 200, path
+    resp = client.post(
+        "/console/campaigns/new", data=_form(client, template="\u00b2", use_template="1")
+    )
+    assert resp.status_code == 400
+    assert "Choose an approved template first." in resp.get_data(as_text=True)
+    # A hidden key this form did not make (too long to store) makes a fresh one.
+    resp = client.post("/console/campaigns/new", data=_form(client, dedup="z" * 500))
+    assert resp.status_code == 302
+    with app.app_context():
+        [key] = db_session().scalars(select(Campaign.dedup_key)).all()
+    assert key is None
+
+
+def test_a_variable_needs_a_placeholder_name(app: Flask, client: FlaskClient) -> None:
+    _signed_in(app, client)
+    for name in ("k\x01ey", "<b>", "{x}", "9lives"):
+        resp = client.post(
+            "/console/campaigns/new",
+            data=_form(client, variables=f"until=2026-12-18\n{name}=v"),
+        )
+        assert resp.status_code == 400, name
+        assert "a name is letters, digits and _" in html.unescape(resp.get_data(as_text=True))
+    with app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(Campaign)) == 0

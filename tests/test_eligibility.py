@@ -234,3 +234,23 @@ def test_not_agrees_in_python_and_sql_on_a_missing_hardship(app: Flask) -> None:
         db.commit()
         assert _by_python(db, rule) == {done.household_id}
         assert _by_sql(db, rule) == _by_python(db, rule)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"field": "water_level", "in": [{"a": 1}]},
+        {"field": "water_level", "in": [[1, 2]]},
+        {"field": "water_level", "in": [1]},
+        {"field": "members", "in": [99999999999999999999999]},
+        {"field": "members", "in": ["x"]},
+        {"field": "members", "in": [True]},
+        {"field": "members", "in": [2.5]},
+        {"field": "water_ok", "in": ["yes"]},
+    ],
+)
+def test_in_takes_values_of_the_fields_kind(rule: dict[str, Any]) -> None:
+    """A value no column of that kind compares with is refused when the rule is
+    checked, not when a database runs it (a 500 on every page showing it)."""
+    with pytest.raises(RuleError, match="values of the field's kind"):
+        validate(rule)

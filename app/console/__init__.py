@@ -31,6 +31,20 @@ def index() -> ResponseReturnValue:
     return render_template("console/index.html", user=user, areas=areas)
 
 
+#: The largest id a 32-bit integer column holds.
+MAX_ID = 2**31 - 1
+
+
+def row_id(text: str | None) -> int | None:
+    """``text`` as a row id: ASCII digits only ("²" is a digit to ``str.isdigit``
+    but not to ``int``), from 1 to ``MAX_ID`` (a larger number overflows the
+    column); None for anything else."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def init_app(app: Flask) -> None:
     from app.console import auth, campaigns, queues  # noqa: F401 (campaigns, queues: routes)
 

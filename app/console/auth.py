@@ -39,7 +39,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from app.console import bp
+from app.console import bp, row_id
 from app.db import db_session
 from app.redis_store import get_redis
 from domain.console_users import (
@@ -127,9 +127,10 @@ def init_app(app: Flask) -> None:
 
 def _load_user(user_id: str) -> SignedIn | None:
     ident, _, stamp = user_id.partition(":")
-    if not ident.isdigit() or len(ident) > 10:
+    number = row_id(ident)
+    if number is None:
         return None
-    user = db_session().get(ConsoleUser, int(ident))
+    user = db_session().get(ConsoleUser, number)
     if user is None or not user.active or credential_stamp(user) != stamp:
         return None
     return SignedIn(user)

@@ -31,6 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.console import row_id
 from domain.campaigns import MAX_SPREAD_HOURS, Audience, CampaignError, approved_templates
 from domain.subscribers import TOPICS
 from domain.translation import LANGUAGES
@@ -121,11 +122,8 @@ class CampaignForm(FlaskForm):  # type: ignore[misc]
             local = self.send_at.data
         template_id = None
         if self.template.data:
-            template = (
-                db.get(MessageTemplate, int(self.template.data))
-                if (self.template.data.isdigit() and len(self.template.data) < 10)
-                else None
-            )
+            number = row_id(self.template.data)
+            template = db.get(MessageTemplate, number) if number is not None else None
             if template is None or not template.approved:
                 raise CampaignError("that template is not (or no longer) approved")
             template_id = template.id
@@ -144,7 +142,10 @@ class CampaignForm(FlaskForm):  # type: ignore[misc]
             "spread_hours": float(self.spread_hours.data or 0.0),
             "quiet_hours": self.quiet_hours.data,
             "template_id": template_id,
-            "dedup_key": f"console:{self.dedup.data}" if self.dedup.data else None,
+            # Only a key this form made (a uuid): anything else could not be stored.
+            "dedup_key": f"console:{self.dedup.data}"
+            if self.dedup.data and _UUID.fullmatch(self.dedup.data)
+            else None,
         }
 
 

@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.console import bp
+from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.campaign_form import LANGUAGE_NAMES, CampaignForm
 from app.db import db_session
@@ -97,7 +97,7 @@ def campaign_list() -> ResponseReturnValue:
     """Campaigns, newest first, ``PAGE_SIZE`` a page (``?page=N``)."""
     db = db_session()
     page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and len(page) < 7 and int(page) > 0 else 1
+    number = min(row_id(page) or 1, 100_000)
     areas = _visible(db)
     if areas is None:
         total = db.scalar(select(func.count()).select_from(Campaign)) or 0
@@ -153,15 +153,13 @@ def campaign_new() -> ResponseReturnValue:
     if request.method == "GET":
         form.quiet_hours.data = current_app.config["CAMPAIGN_QUIET_HOURS"] or "none"
         chosen = request.args.get("template", "")
-        template = db.get(MessageTemplate, int(chosen)) if chosen.isdigit() else None
+        number = row_id(chosen)
+        template = db.get(MessageTemplate, number) if number is not None else None
         if template is not None and template.approved:
             form.fill_from(template)
     elif "use_template" in request.form:
-        template = (
-            db.get(MessageTemplate, int(form.template.data))
-            if (form.template.data or "").isdigit()
-            else None
-        )
+        number = row_id(form.template.data)
+        template = db.get(MessageTemplate, number) if number is not None else None
         if template is not None and template.approved:
             form.fill_from(template)
         else:
