@@ -298,11 +298,21 @@ def open_offers(
 def place_of(db: Session, offer: ProduceOffer, language: str) -> str:
     """Where ``offer`` is: its village, else the place its farmer wrote, else
     "place not given" in ``language``."""
-    if offer.area_id is not None:
-        name = db.scalar(select(Area.name).where(Area.id == offer.area_id))
-        if name:
-            return str(name)
-    return offer.location or gettext_for(language)(MSG_NO_PLACE)
+    return places_of(db, [offer], language)[offer.id]
+
+
+def places_of(db: Session, offers: Sequence[ProduceOffer], language: str) -> dict[int, str]:
+    """``place_of`` for a page of offers at once (one query): offer id → place."""
+    village_ids = {o.area_id for o in offers if o.area_id is not None}
+    names: dict[int, str] = {}
+    if village_ids:
+        rows = db.execute(select(Area.id, Area.name).where(Area.id.in_(village_ids)))
+        names = {area_id: name for area_id, name in rows}
+    missing = gettext_for(language)(MSG_NO_PLACE)
+    return {
+        o.id: (names.get(o.area_id) if o.area_id is not None else None) or o.location or missing
+        for o in offers
+    }
 
 
 def price_text(offer: ProduceOffer, language: str) -> str:

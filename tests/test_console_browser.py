@@ -197,3 +197,39 @@ def test_requeue_a_failed_job_in_a_browser(app: Flask) -> None:
     assert Job.fetch(job_id, connection=connection).get_status() == JobStatus.FINISHED
     assert seen.asked_for("/console/static/queues.css")
     assert (ARTIFACTS / "console-queues.png").stat().st_size > 5_000
+
+
+@pytest.mark.browser
+def test_market_and_jobs_in_a_browser(app: Flask) -> None:
+    from playwright.sync_api import expect
+
+    from tests.test_console_market_jobs import _apply, _job, _offer
+
+    make_user(app, name="Achieng Odhiambo")
+    _offer(app, "+254711000001", "Ahero", price="30")
+    _offer(app, "+254711000002", "Kombewa", quantity="2", unit="bag", price="3600")
+    job = _job(app)
+    _apply(app, job, "+254733000001", "Grace Akinyi")
+    with console_browser(app) as seen:
+        page, base_url = seen.page, seen.base_url
+        seen.sign_in()
+
+        page.get_by_test_id("nav-market").click()
+        page.wait_for_url(f"{base_url}/console/market")
+        page.locator("#area").select_option(label="Nyanza / Kisumu")
+        page.get_by_test_id("filter").click()
+        page.wait_for_url(f"{base_url}/console/market?*")
+        maize = page.locator('tr[data-produce="maize"] td')
+        expect(maize.nth(1)).to_have_text("KES 35/kg")
+        expect(page.get_by_test_id("offers").locator("tbody tr")).to_have_count(2)
+        expect(page.get_by_text("+2547******02")).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-market.png"), full_page=True)
+
+        page.get_by_test_id("nav-jobs").click()
+        page.wait_for_url(f"{base_url}/console/jobs")
+        page.get_by_role("link", name="Rice transplanting").click()
+        page.wait_for_url(f"{base_url}/console/jobs/{job}")
+        expect(page.get_by_test_id("applicants")).to_contain_text("Grace Akinyi")
+        expect(page.get_by_test_id("applicants")).to_contain_text("+254733000001")
+    assert (ARTIFACTS / "console-market.png").stat().st_size > 5_000
