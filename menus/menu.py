@@ -29,10 +29,12 @@ class Option:
     function giving the text, translated).
 
     ``when(ctx)``, if given, decides whether the option is shown (and so can be
-    taken) for this caller: the staff entry is shown to cadres only. ``guard(ctx)``
-    routes without changing what is shown: several options may share a key and a
-    label, and the first whose guard passes is taken ("My household" goes to the
-    record, the PIN, or "no record yet").
+    taken) for this caller: the staff entry is shown to cadres only. Of several
+    options sharing a key it also routes: the one taken is the one the screen
+    showed ("1 Stop all messages" or "1 Get messages again").
+    ``guard(ctx)`` routes without changing what is shown: several options may
+    share a key and a label, and the first whose guard passes is taken ("My
+    household" goes to the record, the PIN, or "no record yet").
     """
 
     key: str
@@ -178,13 +180,16 @@ class Menu:
         )
         transitions: list[dict[str, Any]] = []
         for st in self.states:
+            keys = [opt.key for opt in st.options]
             for opt in st.options:
+                # Of options sharing a key, the one taken is the one shown.
+                shared = keys.count(opt.key) > 1
                 transitions.append(
                     {
                         "trigger": "choose",
                         "source": st.name,
                         "dest": self.local(self.qualify(opt.dest)),
-                        "conditions": _key_is(opt.key, opt.guard),
+                        "conditions": _key_is(opt.key, opt.guard or (opt.when if shared else None)),
                         "after": _effect(opt.effect),
                     }
                 )

@@ -124,10 +124,9 @@ MENU = Menu(
             "home",
             MSG_TITLE,
             options=(
-                # Key 1 means what the screen showed: guards route as ``when`` shows.
-                Option("1", MSG_STOP_ALL, "confirm_stop", when=_opted_in, guard=_opted_in),
-                Option("2", MSG_TOPICS, "topics", _open_topics, when=_opted_in, guard=_opted_in),
-                Option("1", MSG_START, "started", _start, when=_opted_out, guard=_opted_out),
+                Option("1", MSG_STOP_ALL, "confirm_stop", when=_opted_in),
+                Option("2", MSG_TOPICS, "topics", _open_topics, when=_opted_in),
+                Option("1", MSG_START, "started", _start, when=_opted_out),
             ),
             back="main:home",
         ),

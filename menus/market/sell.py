@@ -271,14 +271,12 @@ STATES = [
         MSG_SELL,
         body=_summary,
         options=(
-            # Key 1 means what the screen showed: guards route as ``when`` shows.
             Option(
                 "1",
                 MSG_CONFIRM,
                 "offered",
                 _confirm(None),
                 when=_consent_known,
-                guard=_consent_known,
             ),
             Option(
                 "1",
@@ -286,7 +284,6 @@ STATES = [
                 "offered",
                 _confirm(True),
                 when=_consent_unknown,
-                guard=_consent_unknown,
             ),
             Option("2", MSG_CONFIRM_PRIVATE, "offered", _confirm(False), when=_consent_unknown),
         ),
