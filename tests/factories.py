@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from domain import classification as cl
+from domain import market, offer_parser
+from domain.subscribers import get_or_create_subscriber, set_home_area
+from models import Area, ProduceOffer
 
 
 def member(age: int, **answers: Any) -> dict[str, Any]:
@@ -88,3 +96,32 @@ def create_completed_household(
         round_id=surveys.current_round_id(db),
         answers=household(**answers),
     )
+
+
+def produce_offer(
+    db: Session,
+    msisdn: str,
+    village: str | None,
+    *,
+    produce: str = "maize",
+    quantity: str = "50",
+    unit: str = "kg",
+    price: str = "30",
+    currency: str | None = None,
+    at: datetime,
+) -> ProduceOffer:
+    """An open offer by ``msisdn`` (a subscriber living in ``village`` when one
+    is named) made at ``at``, through ``domain.market.create_offer`` as an SMS
+    offer is. Does not commit."""
+    get_or_create_subscriber(db, msisdn)
+    if village is not None:
+        area = db.scalar(select(Area.id).where(Area.name == village))
+        assert area is not None, village
+        set_home_area(db, msisdn, area)
+    parsed = offer_parser.Offer(
+        produce, Decimal(quantity), unit, Decimal(price), None, currency, None, "en"
+    )
+    made = market.create_offer(
+        db, msisdn=msisdn, parsed=parsed, inbound_id=None, now=at, days=14, region="KE"
+    )
+    return made.offer

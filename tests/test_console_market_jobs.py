@@ -9,7 +9,6 @@ import io
 import logging
 import re
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from flask import Flask
@@ -18,10 +17,10 @@ from sqlalchemy import select
 
 from app.console.export import mask_msisdn
 from app.db import db_session
-from domain import job_applications, jobs, market, offer_parser
-from domain.subscribers import get_or_create_subscriber, set_home_area
+from domain import job_applications, jobs, market
 from models import Area, ConsoleRole, ContactRequest
 from models.base import utcnow
+from tests.factories import produce_offer
 from tests.test_console_auth import PASSWORD, login, make_user
 
 
@@ -44,23 +43,18 @@ def _offer(
 ) -> int:
     with app.app_context():
         db = db_session()
-        get_or_create_subscriber(db, msisdn)
-        if village is not None:
-            set_home_area(db, msisdn, _area(village))
-        parsed = offer_parser.Offer(
-            produce, Decimal(quantity), unit, Decimal(price), None, None, None, "en"
-        )
-        made = market.create_offer(
+        offer = produce_offer(
             db,
-            msisdn=msisdn,
-            parsed=parsed,
-            inbound_id=None,
-            now=utcnow() - timedelta(hours=hours_ago),
-            days=14,
-            region="KE",
+            msisdn,
+            village,
+            produce=produce,
+            quantity=quantity,
+            unit=unit,
+            price=price,
+            at=utcnow() - timedelta(hours=hours_ago),
         )
         db.commit()
-        return made.offer.id
+        return offer.id
 
 
 def _job(app: Flask, village: str = "Ahero", **overrides: object) -> int:

@@ -30,6 +30,7 @@ from models import (
     ProduceOffer,
     Subscriber,
 )
+from tests.factories import produce_offer
 from tests.screens import check_every_page
 
 SELLER = "+254700000601"
@@ -62,16 +63,11 @@ def _offer(app: Flask, msisdn: str, village: str, price: str, *, shares: bool | 
     _known(app, msisdn, village)
     with app.app_context():
         db = db_session()
-        parsed = offer_parser.Offer(
-            "maize", Decimal("50"), "kg", Decimal(price), None, None, None, "en"
-        )
-        made = market.create_offer(
-            db, msisdn=msisdn, parsed=parsed, inbound_id=None, now=NOW, days=14, region="KE"
-        )
+        offer = produce_offer(db, msisdn, village, price=price, at=NOW)
         if shares is not None:
             market.set_shares_contact(db, msisdn, shares)
         db.commit()
-        return made.offer.id
+        return offer.id
 
 
 def _sms_to(app: Flask, msisdn: str) -> list[str]:

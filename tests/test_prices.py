@@ -10,9 +10,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import db_session
-from domain import campaigns, market, offer_parser, prices
+from domain import campaigns, prices
 from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area
 from models import Area, Campaign, CampaignStatus, OfferStatus, ProduceOffer
+from tests.factories import produce_offer
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -36,24 +37,20 @@ def _offer(
     status: OfferStatus = OfferStatus.OPEN,
 ) -> ProduceOffer:
     db = db_session()
-    get_or_create_subscriber(db, msisdn)
-    if village is not None:
-        set_home_area(db, msisdn, _area(village))
-    parsed = offer_parser.Offer(
-        produce, Decimal(quantity), unit, Decimal(price), None, currency, None, "en"
-    )
-    made = market.create_offer(
+    offer = produce_offer(
         db,
-        msisdn=msisdn,
-        parsed=parsed,
-        inbound_id=None,
-        now=NOW - timedelta(days=days_ago),
-        days=14,
-        region="KE",
+        msisdn,
+        village,
+        produce=produce,
+        quantity=quantity,
+        unit=unit,
+        price=price,
+        currency=currency,
+        at=NOW - timedelta(days=days_ago),
     )
-    made.offer.status = status
+    offer.status = status
     db.commit()
-    return made.offer
+    return offer
 
 
 def test_the_median_is_per_kg_over_the_window_and_area(app: Flask) -> None:
