@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import campaigns
+from domain.areas import county_of
 from domain.jobs import closes_text, open_jobs_near, place_of, title_for, wage_text
 from domain.translation import LANGUAGES, N_, gettext_for
-from models import Area, AreaLevel, Campaign, CampaignStatus, Job, Subscriber
+from models import Campaign, CampaignStatus, Job, Subscriber
 
 MSG_LIST_HEAD = N_("Ngazi jobs near you:")
 MSG_LIST_ITEM = N_("%(title)s, %(place)s, %(wage)s, closes %(closes)s")
@@ -53,9 +54,7 @@ def sms_listing(
 def alert_county(db: Session, job: Job) -> int:
     """The area a job's alert goes to: the county of a village's job, else the
     job's own area (a county- or province-wide job)."""
-    area = db.get(Area, job.area_id)
-    assert area is not None
-    return area.parent_id if area.level is AreaLevel.VILLAGE and area.parent_id else area.id
+    return county_of(db, job.area_id)
 
 
 def alert_messages(db: Session, job: Job, service_code: str) -> dict[str, str]:

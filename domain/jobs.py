@@ -11,7 +11,7 @@ menu and ``flask job``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.areas import ancestors
 from domain.market import amount
 from domain.phone import InvalidMsisdn, normalise_msisdn
 from domain.translation import LANGUAGES, N_, gettext_for
@@ -162,25 +163,6 @@ def close_job(db: Session, job_id: int) -> Job:
 # -- listing -------------------------------------------------------------------------
 
 
-def _ancestors(db: Session, area_ids: Sequence[int]) -> dict[int, list[int]]:
-    """``{area id: [itself, parent, grandparent, …]}`` (one query per level)."""
-    parents: dict[int, int | None] = {}
-    todo = set(area_ids)
-    while todo:
-        rows = db.execute(select(Area.id, Area.parent_id).where(Area.id.in_(todo))).all()
-        parents.update({row[0]: row[1] for row in rows})
-        todo = {row[1] for row in rows if row[1] is not None and row[1] not in parents}
-    out: dict[int, list[int]] = {}
-    for area_id in area_ids:
-        chain: list[int] = []
-        node: int | None = area_id
-        while node is not None and node in parents and node not in chain:
-            chain.append(node)
-            node = parents[node]
-        out[area_id] = chain
-    return out
-
-
 def open_jobs_near(db: Session, area_id: int | None, now: datetime) -> list[Job]:
     """Open jobs, nearest to the village ``area_id`` first: that village, then
     the rest of its county, its province, then everywhere else (an unknown
@@ -193,8 +175,8 @@ def open_jobs_near(db: Session, area_id: int | None, now: datetime) -> list[Job]
         .where(Job.status == JobStatus.OPEN, Job.closes_on >= now.date() - timedelta(days=1))
     ).all()
     jobs = [job for job, zone in rows if job.closes_on >= local_today(zone, now)]
-    mine = _ancestors(db, [area_id]).get(area_id, []) if area_id is not None else []
-    chains = _ancestors(db, sorted({j.area_id for j in jobs}))
+    mine = ancestors(db, [area_id]).get(area_id, []) if area_id is not None else []
+    chains = ancestors(db, sorted({j.area_id for j in jobs}))
 
     def nearness(job: Job) -> int:
         around = set(chains.get(job.area_id, []))

@@ -27,12 +27,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from domain import campaigns, offer_parser
+from domain.areas import county_of
 from domain.market import amount
 from domain.sql import upsert
 from domain.translation import LANGUAGES, N_, gettext_for
 from models import (
     Area,
-    AreaLevel,
     Campaign,
     CampaignStatus,
     OfferStatus,
@@ -147,12 +147,7 @@ def alert_area(db: Session, home_area_id: int | None) -> int | None:
     """The area a subscriber's alert is priced over: the county of their home
     village (a village alone has too few offers), None (the whole country)
     when their village is not known."""
-    if home_area_id is None:
-        return None
-    area = db.get(Area, home_area_id)
-    while area is not None and area.level is AreaLevel.VILLAGE and area.parent_id is not None:
-        area = db.get(Area, area.parent_id)
-    return area.id if area is not None else None
+    return None if home_area_id is None else county_of(db, home_area_id)
 
 
 def subscribe(

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from domain import market, offer_parser
+from domain.areas import enclosing
 from domain.campaigns import areas_under
 from domain.translation import N_
 from menus.context import Context
@@ -84,14 +85,12 @@ def home_areas(ctx: Context) -> tuple[Area | None, Area | None]:
         village = ctx.db.scalar(
             select(Subscriber.area_id).where(Subscriber.id == ctx.subscriber_id)
         )
-        chain: list[Area] = []
-        area = ctx.db.get(Area, village) if village is not None else None
-        while area is not None:
-            chain.append(area)
-            area = ctx.db.get(Area, area.parent_id) if area.parent_id is not None else None
-        county = next((a for a in chain if a.level is AreaLevel.COUNTY), None)
-        province = next((a for a in chain if a.level is AreaLevel.PROVINCE), None)
-        return county, province
+        if village is None:
+            return None, None
+        return (
+            enclosing(ctx.db, village, AreaLevel.COUNTY),
+            enclosing(ctx.db, village, AreaLevel.PROVINCE),
+        )
 
     return ctx.memo("home", find)  # type: ignore[no-any-return]
 
