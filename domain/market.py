@@ -270,6 +270,12 @@ def produce_on_offer(
         .where(open_offers_filter(None, area_ids, now, currency))
         .group_by(ProduceOffer.produce)
     ).all()
+    return most_offered(rows)
+
+
+def most_offered(rows: Sequence[Any]) -> list[tuple[str, int]]:
+    """``(produce, count)`` rows, the most offered first, then in
+    ``produce.yaml``'s order (commonest crops first)."""
     order = {name: i for i, name in enumerate(offer_parser.all_produce())}
     found = [(str(produce), int(n)) for produce, n in rows]
     return sorted(found, key=lambda row: (-row[1], order.get(row[0], len(order)), row[0]))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from domain import campaigns, offer_parser
 from domain.areas import county_of
-from domain.market import amount
+from domain.market import amount, most_offered
 from domain.sql import upsert
 from domain.translation import LANGUAGES, N_, gettext_for
 from models import (
@@ -124,9 +124,7 @@ def priced_produce(db: Session, now: datetime, days: int) -> list[tuple[str, int
         )
         .group_by(ProduceOffer.produce)
     ).all()
-    order = {name: i for i, name in enumerate(offer_parser.all_produce())}
-    found = [(str(produce), int(n)) for produce, n in rows]
-    return sorted(found, key=lambda row: (-row[1], order.get(row[0], len(order)), row[0]))
+    return most_offered(rows)
 
 
 def _median(values: list[Decimal]) -> Decimal:
