@@ -199,9 +199,10 @@ def unstorable(parsed: offer_parser.Offer) -> str | None:
     return None
 
 
-def describe(offer: ProduceOffer, language: str) -> str:
+def describe(offer: ProduceOffer | offer_parser.Offer, language: str) -> str:
     """``"maize 50 kg at KES 30/kg"``: the offer as its confirmation names it, with
-    produce and unit in ``language`` (``vocabularies/``)."""
+    produce and unit in ``language`` (``vocabularies/``); a stored offer, or one
+    still being made (the USSD Sell's confirm screen)."""
     produce = offer_parser.produce_name(offer.produce, language)
     unit = offer_parser.unit_name(offer.unit, language)
     quantity = amount(offer.quantity, language)

@@ -154,13 +154,8 @@ def _summary(ctx: Context) -> str:
     draft = _draft(ctx)
     if draft is None:
         return ctx.gettext(GONE)
-    produce = offer_parser.produce_name(draft.produce, ctx.language)
-    quantity = market.amount(draft.quantity, ctx.language)
-    price = market.amount(draft.unit_price or Decimal(0), ctx.language)
-    unit = offer_parser.unit_name(draft.unit, ctx.language)
-    offer = f"{produce} {quantity} {unit} @ {draft.currency} {price}/{unit}"
     return ctx.gettext(MSG_SELL_SUMMARY) % {
-        "offer": offer,
+        "offer": market.describe(draft, ctx.language),
         "days": current_app.config["OFFER_DAYS"],
     }
 
