@@ -6,12 +6,21 @@ Schema changes go through Alembic (``migrations/``); ``Base.metadata`` is what
 
 from __future__ import annotations
 
+from models.analytics import AreaStatistic
 from models.area import Area, AreaLevel
+from models.audit import AuditEvent
 from models.base import Base
 from models.cadre import Cadre, CadreRole, cadre_village
 from models.campaign import Campaign, CampaignStatus, MessageTemplate, Subscription
-from models.console import ConsoleRole, ConsoleUser, console_user_area
-from models.content import Article, ArticleTranslation, Category, CategoryTranslation, Topic
+from models.console import ConsoleRole, ConsoleUser, Organisation, console_user_area
+from models.content import (
+    Article,
+    ArticleRevision,
+    ArticleTranslation,
+    Category,
+    CategoryTranslation,
+    Topic,
+)
 from models.household import Household, HouseholdSurvey
 from models.job import Job, JobApplication, JobStatus
 from models.market import ContactRequest, OfferStatus, PriceAlert, ProduceOffer
@@ -22,7 +31,10 @@ from models.survey import Survey, SurveyDraft, SurveyRound
 __all__ = [
     "Area",
     "AreaLevel",
+    "AreaStatistic",
+    "AuditEvent",
     "Article",
+    "ArticleRevision",
     "ArticleTranslation",
     "Base",
     "Cadre",
@@ -43,6 +55,7 @@ __all__ = [
     "JobStatus",
     "MessageTemplate",
     "OfferStatus",
+    "Organisation",
     "OutboundSms",
     "PriceAlert",
     "ProduceOffer",

@@ -16,6 +16,21 @@ class ConsoleRole(enum.StrEnum):
     ADMIN = "admin"  # everything, everywhere
     OPERATOR = "operator"  # runs the service (queues, campaigns), every area
     SUPERVISOR = "supervisor"  # sees only the areas assigned, and what is below them
+    EDITOR = "editor"  # an organisation's content editor: only its own organisation's content
+
+
+class Organisation(Base):
+    """A government office or NGO that publishes what villagers read (articles).
+
+    An editor belongs to one and manages only its content; admins and operators
+    manage everyone's.
+    """
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 console_user_area = Table(
@@ -50,6 +65,12 @@ class ConsoleUser(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Sessions signed in before this instant are no longer valid.
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    # An editor's organisation (None for every other role).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id"), default=None, index=True
+    )
+    organisation: Mapped[Organisation | None] = relationship()
 
     # A supervisor's areas (any level); empty for admins and operators.
     areas: Mapped[list[Area]] = relationship(secondary=console_user_area, order_by=Area.name)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, str_enum
+from models.base import Base, UtcDateTime, str_enum, utcnow
 
 
 class Topic(enum.StrEnum):
@@ -61,6 +62,12 @@ class Article(Base):
     # For a programme: which households qualify, as a rule over their latest survey's
     # classification (``domain.eligibility``); None for an article that is not one.
     eligibility: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Whose article: an NGO editor manages only its organisation's; None is the
+    # service's own (managed by admins and operators).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id"), default=None, index=True
+    )
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
     category: Mapped[Category] = relationship(back_populates="articles")
     translations: Mapped[list[ArticleTranslation]] = relationship(
@@ -79,3 +86,24 @@ class ArticleTranslation(Base):
     body: Mapped[str] = mapped_column(Text)
 
     article: Mapped[Article] = relationship(back_populates="translations")
+
+
+class ArticleRevision(Base):
+    """One change to an article, kept for good: who, when, what (``action``:
+    ``created``, ``edited``, ``published``, ``unpublished``), and the article as
+    it stood after the change (``snapshot``: its fields and every translation).
+
+    ``number`` counts an article's revisions from 1. ``user_id`` is None for a
+    change made outside the console (the demo loader, a CLI)."""
+
+    __tablename__ = "article_revision"
+    __table_args__ = (UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_user.id"), default=None)
+    username: Mapped[str] = mapped_column(String(40), default="")  # kept if the user goes
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
