@@ -33,7 +33,9 @@ from domain.translation import N_
 from domain.xlsform import VILLAGES_LIST, Form, Question, Repeat, label
 from menus.context import Context
 from menus.menu import Input, Menu, Option, Outcome, State
-from models import Cadre
+from models import Cadre, Household
+from workers import DEFAULT, enqueue
+from workers.analytics import refresh_villages
 
 #: The header line: the question's number (and whose, in a repeat group).
 MSG_QUESTION = N_("Q%(n)d")
@@ -282,15 +284,25 @@ def save(ctx: Context) -> None:
 
 def _complete(ctx: Context) -> None:
     sv = _sv(ctx)
-    complete_survey(
+    round_id = surveys.current_round_id(ctx.db)
+    before = ctx.db.get(Household, sv["hh"]) if sv.get("hh") else None
+    villages = [before.area_id] if before is not None else []  # a household may move
+    done = complete_survey(
         ctx.db,
         key=sv["key"],
         cadre_id=ctx.data["cadre"],
         survey_id=sv["sid"],
-        round_id=surveys.current_round_id(ctx.db),
+        round_id=round_id,
         answers=sv["ans"],
         household_id=sv.get("hh"),
     )
+    after = ctx.db.get(Household, done.household_id)
+    if after is not None:
+        villages.append(after.area_id)
+    try:
+        enqueue(DEFAULT, refresh_villages, round_id, sorted(set(villages)))
+    except Exception:  # the survey is stored; `flask analytics refresh` catches up
+        log.exception("could not queue the analytics refresh of villages %s", villages)
 
 
 def done_body(ctx: Context) -> str:

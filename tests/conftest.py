@@ -26,6 +26,7 @@ from app.db import db_session, upgrade
 from domain import cadres, content, demo
 from menus.session import SINCE_KEY
 from models import (
+    AreaStatistic,
     Cadre,
     Campaign,
     ConsoleUser,
@@ -139,6 +140,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
             Campaign,
             InboundSms,
             SurveyDraft,
+            AreaStatistic,
             HouseholdSurvey,
             Household,
             Subscription,

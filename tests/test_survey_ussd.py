@@ -19,10 +19,19 @@ from domain import surveys
 from domain.cadres import add_cadre
 from domain.classification import classify
 from domain.households import Exits, complete_survey, exits_from_poverty
-from models import Cadre, Household, HouseholdSurvey, OutboundSms, Subscriber, SurveyDraft
+from models import (
+    AreaStatistic,
+    Cadre,
+    Household,
+    HouseholdSurvey,
+    OutboundSms,
+    Subscriber,
+    SurveyDraft,
+)
 from models.base import utcnow
 from tests.conftest import SERVICE_CODE
 from tests.factories import DEMO_CADRE, DEMO_PIN, create_completed_household, household, member
+from tests.jobs import run_jobs
 from tests.survey_screens import keypresses
 
 VILLAGER = "+254700000333"
@@ -137,6 +146,16 @@ def test_a_cadre_surveys_five_members_and_the_household_is_classified(
         hh = db.get(Household, saved.household_id)
         assert hh is not None and hh.head_msisdn == VILLAGER and hh.area_id == villages[1][0]
         assert db.scalar(select(func.count()).select_from(SurveyDraft)) == 0
+    run_jobs(app)
+    with app.app_context():
+        db = db_session()
+        # The console's figures know it: the village and the areas above it.
+        round_id = surveys.current_round_id(db)
+        village = db.get(AreaStatistic, (round_id, villages[1][0]))
+        assert village is not None and village.households == 1
+        assert village.figures["poor"] == [1, 5]
+        county = db.get(AreaStatistic, (round_id, village.parent_id))
+        assert county is not None and county.figures == village.figures
     # Back at the staff menu, the village counts it.
     assert "Kombewa 1/1" in phone.press("0")
 
