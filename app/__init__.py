@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     from app import (
         cli,
+        cli_analytics,
         cli_campaign,
         cli_job,
         cli_sms,
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     simulator.init_app(app)
     console.init_app(app)
     cli.init_app(app)
+    cli_analytics.init_app(app)
     cli_campaign.init_app(app)
     cli_job.init_app(app)
     cli_sms.init_app(app)

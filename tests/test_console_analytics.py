@@ -210,3 +210,21 @@ def test_no_surveys_yet_and_signed_out(app: Flask, client: FlaskClient) -> None:
     sign_in(app, client)
     page = client.get("/console/analytics")
     assert page.status_code == 200 and 'data-testid="no-surveys"' in page.get_data(as_text=True)
+
+
+def test_flask_analytics_refresh(app: Flask, surveyed: dict[str, Any]) -> None:
+    with app.app_context():
+        db = db_session()
+        db.execute(delete(AreaStatistic))
+        db.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["analytics", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "8 area rows over 1 round(s)"
+    )  # 4 villages, 2 counties, 2 provinces
+    result = runner.invoke(args=["analytics", "refresh", "--round", "nope"])
+    assert result.exit_code == 1 and "no survey round named 'nope'" in result.output
+    with app.app_context():
+        row = db_session().get(AreaStatistic, (surveyed["round"], surveyed["Kisumu"]))
+        assert row is not None and row.households == 23
