@@ -228,7 +228,7 @@ def indicators_table(f: AreaFigures) -> Table:
         [
             Cell(DIMENSION_NAMES[DIMENSION_OF[name]]),
             Cell(INDICATOR_NAMES[name]),
-            Cell(mpi.WEIGHTS[name], "index"),
+            Cell(str(mpi.WEIGHTS[name])),  # exact: 1/6, 1/18
             _share(f, f"deprived:{name}", people=True),
             Cell(f.censored(name), "share", f.count(f"censored:{name}")),
             Cell(f.contribution(name), "percent", f.count(f"censored:{name}")),

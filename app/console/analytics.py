@@ -74,6 +74,7 @@ def _scope(db: Session, area_id: int | None) -> tuple[Area | None, list[Area], l
 
 @dataclass(frozen=True)
 class Chart:
+    caption: str
     items: list[tuple[str, Fraction | None, str]]  # label, 0..1, the figure as shown
     stacked: bool = False  # parts of one whole (a distribution), not separate bars
 
@@ -98,13 +99,19 @@ def charts(page: Report) -> dict[str, Chart]:
     out: dict[str, Chart] = {}
     if page.children is not None and page.total.households:
         h = page.children.header.index("H (poor people)")
-        out["areas"] = Chart(_column(page.children, h))
+        out["areas"] = Chart("Share of people who are poor (H)", _column(page.children, h))
     if page.total.households:
-        out["indicators"] = Chart(_column(tables["indicators"], 5, label=1, scale=100))
-        out["guarantees"] = Chart(_column(tables["guarantees"], 2)[:-1])
-        out["water"] = Chart(_column(tables["water"], 3), stacked=True)
-        out["fies"] = Chart(_column(tables["fies"], 2), stacked=True)
-        out["hardship"] = Chart(_column(tables["hardship"], 2))
+        indicators, guarantees = tables["indicators"], tables["guarantees"]
+        out["indicators"] = Chart(
+            "Each indicator's contribution to the MPI",
+            _column(indicators, 5, label=1, scale=100),
+        )
+        out["guarantees"] = Chart("Share of households lacking each", _column(guarantees, 2)[:-1])
+        out["water"] = Chart("People by service level", _column(tables["water"], 3), True)
+        out["fies"] = Chart("Households by FIES raw score", _column(tables["fies"], 2), True)
+        out["hardship"] = Chart(
+            "Households by the main hardship they named", _column(tables["hardship"], 2)
+        )
     return out
 
 
