@@ -165,7 +165,8 @@ def village_figures(
     )
     before = previous_round(db, round_id)
     if before is not None:
-        last_before = _last_surveys(before.id, None)
+        # Households are placed by their village now, in both rounds.
+        last_before = _last_surveys(before.id, village_ids)
         prev = (
             select(HouseholdSurvey.household_id, HouseholdSurvey.mpi_poor)
             .join(last_before, last_before.c.id == HouseholdSurvey.id)

@@ -202,6 +202,9 @@ def test_change_between_rounds_and_the_gaps(population: Any) -> None:
     survey(db, household(village=v, **poor), round_id=later.id, household_id=c, key="d3")
     assert analytics.previous_round(db, later.id).id == first  # type: ignore[union-attr]
     analytics.refresh(db)
+    full = snapshot(db, later.id)
+    analytics.refresh_villages(db, later.id, [villages[0].id])  # as the USSD job does
+    assert snapshot(db, later.id) == full
     now = stored(db, later.id, villages[0].id)
     assert [
         now.count(m) for m in ("both_rounds", "poor_before", "left_poverty", "fell_into_poverty")
