@@ -28,6 +28,7 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(RUN_STAMP
 run: $(RUN_STAMP) $(MO)
 	$(FLASK) migrate
 	$(FLASK) demo load
+	$(FLASK) demo households
 	@if [ -n "$$REDIS_URL" ]; then \
 	  $(FLASK) worker & worker=$$!; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \

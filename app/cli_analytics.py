@@ -1,4 +1,5 @@
-"""``flask analytics refresh``: recompute the console's stored area figures.
+"""``flask analytics refresh``: recompute the console's stored area figures;
+``flask demo households``: surveyed demo households to show them on.
 
 Surveys completed over USSD refresh their villages as they come in (a job on
 the default queue). This command recomputes everything, for after a bulk load
@@ -20,7 +21,10 @@ from models import SurveyRound
 
 
 def init_app(app: Flask) -> None:
+    from app.cli import demo_group
+
     app.cli.add_command(analytics_group)
+    demo_group.add_command(demo_households)
 
 
 @click.group("analytics")
@@ -46,3 +50,22 @@ def analytics_refresh(round_name: str | None) -> None:
     click.echo(
         f"{written} area rows over {rounds} round(s) in {time.perf_counter() - started:.1f} s"
     )
+
+
+@click.command("households")
+@click.option("--per-village", type=click.IntRange(1, 200), default=6, show_default=True)
+@with_appcontext
+def demo_households(per_village: int) -> None:
+    """Survey made-up households in the demo cadres' villages, in two rounds, so
+    the console's analytics and household search have something to show
+    (idempotent; households are named "… (demo)" and have no phone)."""
+    from domain.demo_households import add_households
+    from domain.surveys import SurveyError
+
+    started = time.perf_counter()
+    try:
+        added = add_households(db_session(), per_village)
+    except SurveyError as exc:
+        raise click.ClickException(f"{exc} (run `flask demo load` first)") from exc
+    took = time.perf_counter() - started
+    click.echo(f"demo households: {added} new, surveyed in two rounds ({took:.1f} s)")

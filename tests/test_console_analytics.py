@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.db import db_session
 from domain import analytics, mpi, surveys
@@ -228,3 +228,32 @@ def test_flask_analytics_refresh(app: Flask, surveyed: dict[str, Any]) -> None:
     with app.app_context():
         row = db_session().get(AreaStatistic, (surveyed["round"], surveyed["Kisumu"]))
         assert row is not None and row.households == 23
+
+
+def test_demo_households_are_surveyed_in_two_rounds(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "households", "--per-village", "3"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        db = db_session()
+        villages = len(db.scalars(select(Area).where(Area.level == AreaLevel.VILLAGE)).all())
+        assert result.output.startswith(f"demo households: {3 * villages} new")
+        assert db.scalar(select(func.count()).select_from(HouseholdSurvey)) == 6 * villages
+        latest = db.scalars(select(HouseholdSurvey).where(HouseholdSurvey.is_latest)).all()
+        assert len(latest) == 3 * villages
+        current = surveys.current_round_id(db)
+        assert {s.round_id for s in latest} == {current}
+        top = analytics.AreaFigures({})
+        rows = db.scalars(
+            select(AreaStatistic).where(
+                AreaStatistic.round_id == current, AreaStatistic.parent_id.is_(None)
+            )
+        ).all()
+        figures: dict[str, list[int]] = {}
+        for row in rows:
+            analytics.add(figures, row.figures)
+        top = analytics.AreaFigures(figures)
+        assert top.households == 3 * villages and top.count("both_rounds") == 3 * villages
+        assert top.count("left_poverty") > 0 and 0 < top.count("poor") < top.households
+    again = runner.invoke(args=["demo", "households"])
+    assert again.output.startswith("demo households: 0 new")  # idempotent
