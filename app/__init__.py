@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         simulator,
         sms,
         ussd,
+        webhook_auth,
     )
     from app import config as settings
     from domain import content
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "SECRET_KEY is the development default: set SECRET_KEY before serving the console"
         )
 
+    webhook_auth.init_app(app)
     db.init_app(app)
     redis_store.init_app(app)
     content.configure_cache(app.config["CONTENT_CACHE_SECONDS"])

@@ -238,7 +238,9 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
             "text": "*".join(inputs),
         }
         try:
-            resp = requests.post(url, data=form, timeout=15)
+            # The service's own token, unless the URL carries one.
+            params = {} if "token=" in url else {"token": current_app.config["WEBHOOK_TOKEN"]}
+            resp = requests.post(url, data=form, params=params, timeout=15)
         except requests.RequestException as exc:
             raise click.ClickException(f"cannot reach {url}: {exc}") from exc
         if resp.status_code != 200:

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The secret key when SECRET_KEY is unset: fine on a laptop, never in production
 #: (anyone who knows it can forge a console session).
 DEV_SECRET_KEY = "dev-only-not-secret"
+#: The callbacks' token when WEBHOOK_TOKEN is unset: for a laptop, never for a gateway.
+DEV_WEBHOOK_TOKEN = "dev-only-webhook-token"
 
 
 def _int(name: str, default: int) -> int:
@@ -26,6 +28,7 @@ def from_env() -> dict[str, Any]:
 
     Raises ``ValueError`` when a numeric setting is not an integer.
     """
+    webhook_token = os.environ.get("WEBHOOK_TOKEN") or DEV_WEBHOOK_TOKEN
     instance = Path(os.environ.get("NGAZI_INSTANCE_DIR", ROOT / "instance"))
     return {
         "INSTANCE_DIR": str(instance),
@@ -87,5 +90,15 @@ def from_env() -> dict[str, Any]:
         "CONSOLE_LOGIN_LIMIT": os.environ.get("CONSOLE_LOGIN_LIMIT", "20 per 15 minutes"),
         # Bearer token Prometheus sends to read /metrics; unset: local clients only.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # The secret every gateway callback URL carries as ?token= (app/webhook_auth.py).
+        "WEBHOOK_TOKEN": webhook_token,
+        # Source networks allowed to call the callbacks (comma-separated); empty: any.
+        "WEBHOOK_ALLOW_CIDRS": os.environ.get("WEBHOOK_ALLOW_CIDRS", ""),
+        # Proxies (networks) whose X-Forwarded-For is believed: nginx, the load balancer.
+        "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", ""),
+        # The phone simulator (/simulator) speaks for any number and shows any
+        # number's SMS: on by default only with the development token.
+        "SIMULATOR": os.environ.get("SIMULATOR", "1" if webhook_token == DEV_WEBHOOK_TOKEN else "0")
+        == "1",
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
     }

@@ -11,6 +11,9 @@ What is served (docs/console.md, "Metrics"):
 * ``ngazi_rq_queue_depth{queue}``, ``ngazi_rq_failed_jobs{queue}``,
   ``ngazi_rq_workers``: read from Redis at each scrape (an ``LLEN`` and a
   ``ZCARD`` per queue, an ``SCARD``).
+* ``ngazi_webhook_refused_total{endpoint,reason}``: gateway callbacks refused
+  with 403 (``app.webhook_auth``): no or a wrong ``token``, or a ``source``
+  outside ``WEBHOOK_ALLOW_CIDRS``.
 * ``ngazi_metrics_errors_total{source}``: scrapes that had to leave a metric
   out because ``database`` or ``redis`` could not be read. A scrape never
   fails with a 500 for that.
@@ -89,6 +92,12 @@ USSD_SECONDS = Histogram(
     buckets=USSD_BUCKETS,
     registry=_LIVE,
 )
+REFUSED = Counter(
+    "ngazi_webhook_refused",
+    "Gateway callbacks refused (403), by endpoint and reason (token, source).",
+    ["endpoint", "reason"],
+    registry=_LIVE,
+)
 ERRORS = Counter(
     "ngazi_metrics_errors",
     "Metrics left out of a scrape because their source could not be read.",
@@ -110,6 +119,11 @@ def observe_ussd_hop(outcome: str, seconds: float) -> None:
     counter, histogram = _hops[outcome]
     counter.inc()
     histogram.observe(seconds)
+
+
+def count_refused_callback(endpoint: str, reason: str) -> None:
+    """Count one callback refused with 403 (``app.webhook_auth``)."""
+    REFUSED.labels(endpoint, reason).inc()
 
 
 @bp.get("/metrics")

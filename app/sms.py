@@ -17,6 +17,7 @@ from datetime import timedelta
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import webhook_auth
 from app.db import db_session
 from app.gateways.africastalking import BadCallback
 from domain import delivery, inbound
@@ -28,6 +29,7 @@ from models.base import utcnow
 log = logging.getLogger(__name__)
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
+bp.before_request(webhook_auth.check_callback)
 
 BUSY = "Service busy, please try again."
 

@@ -12,7 +12,7 @@ from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import metrics
+from app import metrics, webhook_auth
 from app.db import db_session
 from app.gateways.africastalking import BadCallback, parse_ussd
 from app.redis_store import make_redis
@@ -24,6 +24,7 @@ from menus.session import SessionStore
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ussd", __name__)
+bp.before_request(webhook_auth.check_callback)
 
 WRONG_CODE = "END This service code is not in use. Please check the number you dialled."
 TOO_LONG = "END Sorry, that was too long. Please dial again."

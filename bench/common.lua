@@ -9,6 +9,11 @@
 
 local M = {}
 
+-- A gateway callback's path with the service's token (app/webhook_auth.py).
+function M.callback(path)
+  return path .. "?token=" .. (os.getenv("WEBHOOK_TOKEN") or "")
+end
+
 -- Every wrk thread, in order, for done() to read their counters back.
 M.threads = {}
 local nthreads = 0

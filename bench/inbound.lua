@@ -40,7 +40,7 @@ end
 
 function init(args)
   common.init(args, 2000)
-  path = (mode == "hello") and "/bench/hello" or "/sms/inbound"
+  path = (mode == "hello") and "/bench/hello" or common.callback("/sms/inbound")
   first = tonumber(os.getenv("INBOUND_FIRST") or "0") or 0
   headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
   accepted, bad, hellos, sent, hello_answers = 0, 0, 0, 0, 0

@@ -240,14 +240,14 @@ function request()
       end
       req = hello()
     else
-      req = next_hop(prime_i, "/ussd")
+      req = next_hop(prime_i, common.callback("/ussd"))
     end
   elseif started < first then
     started = started + 1
     req = hello()
   else
     cursor = cursor % ring + 1
-    req = next_hop(cursor, mode == "hello" and "/bench/hello" or "/ussd")
+    req = next_hop(cursor, mode == "hello" and "/bench/hello" or common.callback("/ussd"))
   end
   inflight.t0 = now_us()
   return req

@@ -83,7 +83,7 @@ setup = common.setup
 
 function init(args)
   common.init(args, 256)
-  path = (mode == "hello") and "/bench/hello" or "/ussd"
+  path = (mode == "hello") and "/bench/hello" or common.callback("/ussd")
 
   -- counters read back by done() through thread:get()
   responses, bad, bad_status, unexpected, ends, journeys, hellos = 0, 0, 0, 0, 0, 0, 0

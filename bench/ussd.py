@@ -603,6 +603,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+BENCH_WEBHOOK_TOKEN = "bench-webhook-token"
+
+
 def configure_server(db_url: str, redis_url: str, port: int, **extra: str) -> str:
     """The server's settings, put in this process's environment (gunicorn and wrk
     inherit it): the deploy config, with what the benchmark needs on top and
@@ -611,6 +614,7 @@ def configure_server(db_url: str, redis_url: str, port: int, **extra: str) -> st
         DATABASE_URL=db_url,
         REDIS_URL=redis_url,
         NGAZI_BENCH_ENDPOINT="1",
+        WEBHOOK_TOKEN=BENCH_WEBHOOK_TOKEN,  # wrk's scripts send it (common.callback)
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_CONTROL_SOCKET="0",  # no control socket under $HOME
         GUNICORN_MAX_REQUESTS="0",  # no worker recycling mid-run

@@ -327,7 +327,8 @@ HOP_THEN_EXIT = """
 from app import create_app
 app = create_app({"TESTING": True})
 form = {"sessionId": "p", "serviceCode": "*999#", "phoneNumber": "+254700000101", "text": ""}
-assert app.test_client().post("/ussd", data=form).status_code == 200
+token = {"token": app.config["WEBHOOK_TOKEN"]}
+assert app.test_client().post("/ussd", data=form, query_string=token).status_code == 200
 """
 
 SCRAPE = """

@@ -1,4 +1,8 @@
-"""``/simulator``: a basic phone in the browser, speaking to ``/ussd``."""
+"""``/simulator``: a basic phone in the browser, speaking to ``/ussd``.
+
+For development and demos only (``SIMULATOR``, on by default only while
+``WEBHOOK_TOKEN`` is the development default).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,11 @@ bp = Blueprint(
 
 @bp.get("/simulator")
 def page() -> ResponseReturnValue:
-    return render_template("simulator.html", service_code=current_app.config["USSD_SERVICE_CODE"])
+    return render_template(
+        "simulator.html",
+        service_code=current_app.config["USSD_SERVICE_CODE"],
+        token=current_app.config["WEBHOOK_TOKEN"],
+    )
 
 
 @bp.get("/simulator/inbox")
@@ -53,4 +61,7 @@ def sms_inbox() -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+    """Mount the simulator only when ``SIMULATOR`` is on: it dials as any number
+    and reads any number's SMS, and its page carries the callbacks' token."""
+    if app.config["SIMULATOR"]:
+        app.register_blueprint(bp)
