@@ -27,6 +27,7 @@ from domain import cadres, content, demo
 from menus.session import SINCE_KEY
 from models import (
     AreaStatistic,
+    AuditEvent,
     Cadre,
     Campaign,
     ConsoleUser,
@@ -160,6 +161,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     with _session_app.app_context():
         db = db_session()
         for model in (
+            AuditEvent,
             ConsoleUser,  # and their areas (console_user_area rows cascade)
             ContactRequest,
             PriceAlert,

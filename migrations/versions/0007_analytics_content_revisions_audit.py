@@ -1,4 +1,4 @@
-"""area statistics, organisations, article revisions, audit log, household name search
+"""area statistics, organisations, article revisions, audit log, household search indexes
 
 Revision ID: 0007
 Revises: 0006
@@ -130,6 +130,15 @@ def upgrade() -> None:
             ["id"],
         )
 
+    with op.batch_alter_table("household_survey", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_household_survey_latest_completed",
+            ["completed_at"],
+            unique=False,
+            postgresql_where=sa.text("is_latest"),
+            sqlite_where=sa.text("is_latest"),
+        )
+
     if op.get_bind().dialect.name == "postgresql":
         # The console finds households by any part of the head's name; a trigram
         # index serves ILIKE '%...%' over millions of rows (pg_trgm is a trusted
@@ -143,6 +152,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS ix_household_head_name_trgm")
+    with op.batch_alter_table("household_survey", schema=None) as batch_op:
+        batch_op.drop_index("ix_household_survey_latest_completed")
     with op.batch_alter_table("console_user", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_console_user_organisation_id_organisation"), type_="foreignkey"
