@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     No app exists at import time; ``wsgi.py`` and the CLI call this.
     """
     from app import (
+        abuse,
         cli,
         cli_analytics,
         cli_campaign,
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     webhook_auth.init_app(app)
     db.init_app(app)
     redis_store.init_app(app)
+    abuse.init_app(app)
     content.configure_cache(app.config["CONTENT_CACHE_SECONDS"])
     ussd.init_app(app)
     sms.init_app(app)

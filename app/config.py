@@ -100,5 +100,9 @@ def from_env() -> dict[str, Any]:
         # number's SMS: on by default only with the development token.
         "SIMULATOR": os.environ.get("SIMULATOR", "1" if webhook_token == DEV_WEBHOOK_TOKEN else "0")
         == "1",
+        # What one number may send ("limits" notation; "0": no limit): USSD hops,
+        # and inbound SMS (kept but not acted on past it). See app/abuse.py.
+        "USSD_MSISDN_LIMIT": os.environ.get("USSD_MSISDN_LIMIT", "60 per minute"),
+        "SMS_MSISDN_LIMIT": os.environ.get("SMS_MSISDN_LIMIT", "20 per minute;500 per day"),
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
     }

@@ -3,7 +3,8 @@
 What is served (docs/console.md, "Metrics"):
 
 * ``ngazi_ussd_hops_total{outcome}`` and ``ngazi_ussd_hop_seconds{outcome}``
-  (histogram): every ``POST /ussd``, by outcome ``CON``, ``END`` or ``error``
+  (histogram): every ``POST /ussd``, by outcome ``CON``, ``END``, ``limited``
+  (past the number's ``USSD_MSISDN_LIMIT``) or ``error``
   (a refused callback, or "service busy" when the database or Redis failed).
 * ``ngazi_sms_messages{status}``, ``ngazi_inbound_sms_messages{status}``: rows
   of ``outbound_sms`` and ``inbound_sms`` by status, counted in the database
@@ -75,7 +76,7 @@ DB_CACHE_SECONDS = 30
 #: A count that takes longer is abandoned (PostgreSQL ``statement_timeout``), in ms.
 DB_TIMEOUT_MS = 5000
 LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
-OUTCOMES = ("CON", "END", "error")
+OUTCOMES = ("CON", "END", "limited", "error")
 #: Hop latency buckets, seconds: most hops take a few ms to tens of ms, so the
 #: resolution is below 100 ms; the gateway gives up after about 15 s.
 USSD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import webhook_auth
+from app import abuse, webhook_auth
 from app.db import db_session
 from app.gateways.africastalking import BadCallback
 from domain import delivery, inbound
@@ -125,14 +125,17 @@ def inbound_sms() -> Response:
         message = parse_inbound(request.form, current_app.config["DEFAULT_REGION"])
     except BadCallback as exc:
         return _plain(f"Bad request: {exc}", 400)
+    # Past the sender's limit it is kept all the same, marked not to act on.
+    allowed = abuse.allow("sms", message.msisdn)
+    status = InboundStatus.RECEIVED if allowed else InboundStatus.THROTTLED
     db = db_session()
     try:
-        stored = inbound.receive(db, message)
+        stored = inbound.receive(db, message, status)
     except SQLAlchemyError:
         log.exception("sms inbound: could not store message %s", message.gateway_id)
         db.rollback()
         return _plain(BUSY, 503)
-    if stored.status is not InboundStatus.PROCESSED:  # new, or its job may have been lost
+    if stored.status in inbound.CLAIMABLE:  # new, or its job may have been lost
         _enqueue_processing(stored.id)
     return _plain("OK")
 

@@ -12,10 +12,11 @@ from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import metrics, webhook_auth
+from app import abuse, metrics, webhook_auth
 from app.db import db_session
 from app.gateways.africastalking import BadCallback, parse_ussd
 from app.redis_store import make_redis
+from domain.translation import N_, gettext_for
 from menus import MENUS
 from menus.engine import Caller, Engine
 from menus.screen import Limits
@@ -29,6 +30,9 @@ bp.before_request(webhook_auth.check_callback)
 WRONG_CODE = "END This service code is not in use. Please check the number you dialled."
 TOO_LONG = "END Sorry, that was too long. Please dial again."
 BUSY = "END Service busy, please try again in a few minutes."
+# Past USSD_MSISDN_LIMIT, in DEFAULT_LANGUAGE (the caller's is not looked up:
+# a flood must cost no database work).
+TOO_OFTEN = N_("Too many requests from your number. Please wait a minute and dial again.")
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -63,12 +67,16 @@ def _form() -> Mapping[str, str]:
 @bp.post("/ussd")
 def ussd_callback() -> Response:
     """Answer one hop, counted and timed by outcome (``app.metrics``): ``CON``,
-    ``END``, or ``error`` for a refused callback, "busy" or an exception."""
+    ``END``, ``limited`` (past the number's ``USSD_MSISDN_LIMIT``), or ``error``
+    for a refused callback, "busy" or an exception."""
     started = time.perf_counter()
     outcome = "error"
     try:
         body, status = _answer()
-        if status == 200 and body != BUSY:
+        if status == 429:
+            outcome = "limited"
+            status = 200  # the gateway shows a 200's body to the caller, not a 429's
+        elif status == 200 and body != BUSY:
             outcome = "CON" if body.startswith("CON ") else "END"
         return _plain(body, status)
     finally:
@@ -76,7 +84,7 @@ def ussd_callback() -> Response:
 
 
 def _answer() -> tuple[str, int]:
-    """The answer's body and HTTP status."""
+    """The answer's body and HTTP status (429: the number is over its limit)."""
     cfg = current_app.config
     try:
         req = parse_ussd(_form(), cfg["DEFAULT_REGION"])
@@ -86,6 +94,8 @@ def _answer() -> tuple[str, int]:
         return WRONG_CODE, 200
     if len(req.text) > cfg["USSD_MAX_TEXT"]:
         return TOO_LONG, 200
+    if not abuse.allow("ussd", req.msisdn):
+        return "END " + gettext_for(cfg["DEFAULT_LANGUAGE"])(TOO_OFTEN), 429
     engine: Engine = current_app.extensions["ngazi_ussd_engine"]
     store: SessionStore = current_app.extensions["ngazi_ussd_store"]
     caller = Caller(req.session_id, req.msisdn, req.service_code, req.network_code, req.text)

@@ -406,7 +406,8 @@ def main() -> int:
     if max(connections, open_connections) > 100:
         raise SystemExit("at most 100 connections (one wrk thread each)")
 
-    server = configure_server(db_url, settings.redis_url, settings.port)
+    # Its cadres answer far faster than people type: no per-number limit here.
+    server = configure_server(db_url, settings.redis_url, settings.port, USSD_MSISDN_LIMIT="0")
     cores = os.cpu_count() or 1
     started = datetime.now(UTC)
     stamp = f"{started:%Y%m%dT%H%M%S}"

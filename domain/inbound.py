@@ -102,9 +102,12 @@ class Processed(NamedTuple):
     reply_pending: bool  # the reply still waits to be sent: enqueue ``send_sms``
 
 
-def receive(db: Session, message: InboundMessage) -> Received:
-    """Store ``message`` as ``received`` and commit; the same ``gateway_id`` again
-    (even concurrently) stores nothing and returns the first row."""
+def receive(
+    db: Session, message: InboundMessage, status: InboundStatus = InboundStatus.RECEIVED
+) -> Received:
+    """Store ``message`` with ``status`` (``received``: to act on; ``throttled``:
+    kept only) and commit; the same ``gateway_id`` again (even concurrently)
+    stores nothing and returns the first row."""
     params = {
         "gateway_id": message.gateway_id,
         "msisdn": message.msisdn,
@@ -112,13 +115,13 @@ def receive(db: Session, message: InboundMessage) -> Received:
         "text": message.text,
         "link_id": message.link_id,
         "gateway_date": message.gateway_date,
-        "status": InboundStatus.RECEIVED,
+        "status": status,
         "received_at": utcnow(),
     }
     new_id = db.execute(_receive_insert(db), params).scalar()
     db.commit()
     if new_id is not None:
-        return Received(new_id, True, InboundStatus.RECEIVED)
+        return Received(new_id, True, status)
     row = db.execute(
         select(InboundSms.id, InboundSms.status).where(InboundSms.gateway_id == message.gateway_id)
     ).one()

@@ -100,6 +100,7 @@ class InboundStatus(enum.StrEnum):
     RECEIVED = "received"  # stored, not yet processed
     PROCESSED = "processed"
     FAILED = "failed"  # processing raised: kept for a retry (``flask sms retry-inbound``)
+    THROTTLED = "throttled"  # past the sender's SMS_MSISDN_LIMIT: kept, not acted on
 
 
 class InboundSms(Base):

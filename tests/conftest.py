@@ -140,6 +140,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "AT_SMS_BASE_URL": "",
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         "SIMULATOR": True,
+        # Tests dial far faster than people: the limits have their own tests.
+        "USSD_MSISDN_LIMIT": "0",
+        "SMS_MSISDN_LIMIT": "0",
     }
 
 

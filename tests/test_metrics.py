@@ -191,7 +191,7 @@ def test_sms_by_status_match_the_rows(app: Flask, client: FlaskClient) -> None:
         for (name, labels), v in samples.items()
         if name == "ngazi_inbound_sms_messages"
     }
-    assert inbound == {"received": 0, "processed": 2, "failed": 1}
+    assert inbound == {"received": 0, "processed": 2, "failed": 1, "throttled": 0}
 
 
 def test_sms_counts_are_cached_between_scrapes(app: Flask, client: FlaskClient) -> None:
