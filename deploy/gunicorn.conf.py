@@ -48,12 +48,18 @@ Why these defaults (measured with ``make bench`` on 2 cores, docs/benchmarks.md)
   files are dropped (``child_exit``); its counters stay, so totals never go down.
 * No access log by default (one line per hop is a lot of disk at USSD volumes and
   costs CPU on every request); errors go to stderr.
+* The app's own INFO records (``ngazi.audit``: who viewed or exported whose data;
+  ``ngazi.console``: sign-ins, requeued jobs) go to stderr too, so the journal
+  keeps them and can ship them. Nothing configures Python's logging in the app,
+  and without a handler INFO records are dropped; a ``logconfig`` given to
+  gunicorn that configures them replaces this.
 """
 
 from __future__ import annotations
 
 import gc
 import glob
+import logging
 import multiprocessing
 import os
 import tempfile
@@ -95,8 +101,26 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ngazi-prometheus-")
 
 
+def _log_app_records() -> None:
+    """Send the ``ngazi.*`` loggers' INFO records to stderr, unless logging is
+    already configured for them (or for the root logger)."""
+    logger = logging.getLogger("ngazi")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+            "[%Y-%m-%d %H:%M:%S %z]",
+        )
+    )
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def post_worker_init(worker: Any) -> None:
     """The app is loaded in this worker: keep what it built out of the collector."""
+    _log_app_records()
     gc.collect()
     gc.freeze()
     worker.ngazi_requests = 0
