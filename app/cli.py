@@ -21,6 +21,7 @@ from domain.surveys import current_round_id, open_round, purge_expired_drafts, s
 from domain.xlsform import FormError, read_xlsform
 from models import Cadre, CadreRole, Survey, SurveyRound
 from models.base import utcnow
+from workers import QUEUES
 
 
 def init_app(app: Flask) -> None:
@@ -267,9 +268,17 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
     help="Run each job in a forked work horse (RQ's default) or in the worker itself "
     "(default: the WORKER_FORK setting).",
 )
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice(QUEUES),
+    help="Listen on this queue only (repeat for several; default: all, in priority order).",
+)
 @with_appcontext
-def worker(burst: bool, fork: bool | None) -> None:
-    """Run an RQ worker on every Ngazi queue, with the scheduler (for retries).
+def worker(burst: bool, fork: bool | None, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker on the Ngazi queues (all by default, or ``--queue``
+    ones, always in priority order), with the scheduler (for retries).
 
     Without forking (the default) a job runs in the worker process: its
     database connections and imports are reused, which a campaign's thousands
@@ -278,7 +287,7 @@ def worker(burst: bool, fork: bool | None) -> None:
     docs/campaigns.md). ``--fork`` isolates each job in a child process instead.
     """
     from app.redis_store import get_redis
-    from workers import QUEUES, NgaziForkingWorker, NgaziWorker, set_worker_app
+    from workers import NgaziForkingWorker, NgaziWorker, set_worker_app
 
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: jobs already run inline")
@@ -289,7 +298,8 @@ def worker(burst: bool, fork: bool | None) -> None:
         schedule_tick()  # the campaigns' tick, every minute, while workers run
     forking = current_app.config["WORKER_FORK"] if fork is None else fork
     worker_class = NgaziForkingWorker if forking else NgaziWorker
-    worker_class(list(QUEUES), connection=get_redis()).work(burst=burst, with_scheduler=True)
+    listen = [name for name in QUEUES if not queues or name in queues]
+    worker_class(listen, connection=get_redis()).work(burst=burst, with_scheduler=True)
 
 
 @click.command("mpi")
