@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from models import Base
-from models.base import UtcDateTime
+from models.base import UtcDateTime, include_in_comparison
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
@@ -25,17 +25,6 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     return False
 
 
-# Indexes a migration makes on PostgreSQL only, with SQL the models cannot
-# express portably (0007's trigram index on household names).
-POSTGRESQL_ONLY_INDEXES = frozenset({"ix_household_head_name_trgm"})
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    return not (type_ == "index" and reflected and name in POSTGRESQL_ONLY_INDEXES)
-
-
 def run_migrations_online() -> None:
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}),
@@ -49,7 +38,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copy
             compare_type=True,
             render_item=render_item,
-            include_object=include_object,
+            include_object=include_in_comparison,
         )
         with context.begin_transaction():
             context.run_migrations()

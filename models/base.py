@@ -17,6 +17,18 @@ NAMING = {
 }
 
 
+# Indexes a migration makes on PostgreSQL only, with SQL the models cannot express
+# portably (0007's trigram index on household names): schema comparisons skip them.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_household_head_name_trgm"})
+
+
+def include_in_comparison(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's ``include_object``: everything but ``POSTGRESQL_ONLY_INDEXES``."""
+    return not (type_ == "index" and reflected and name in POSTGRESQL_ONLY_INDEXES)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

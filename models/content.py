@@ -103,7 +103,9 @@ class ArticleRevision(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_user.id"), default=None)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_user.id", ondelete="SET NULL"), default=None
+    )
     username: Mapped[str] = mapped_column(String(40), default="")  # kept if the user goes
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, func, select
 from app.db import db_session
 from domain import demo
 from models import Area, Article, ArticleTranslation, Base, Category
+from models.base import include_in_comparison
 
 
 def test_migrations_produce_the_models_schema(database_url: str) -> None:
@@ -16,7 +17,9 @@ def test_migrations_produce_the_models_schema(database_url: str) -> None:
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_in_comparison}
+        )
         assert compare_metadata(ctx, Base.metadata) == []
     engine.dispose()
 

@@ -74,7 +74,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["console_user.id"], name=op.f("fk_article_revision_user_id_console_user")
+            ["user_id"],
+            ["console_user.id"],
+            name=op.f("fk_article_revision_user_id_console_user"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_article_revision")),
         sa.UniqueConstraint("article_id", "number", name=op.f("uq_article_revision_article_id")),
