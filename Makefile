@@ -69,13 +69,16 @@ worker: $(RUN_STAMP) $(MO)
 ## then the same for cadres' household surveys (bench.survey), with a PostgreSQL check;
 ## then a campaign to 1,000,000 subscribers through two RQ workers (bench.campaign);
 ## then the produce-offer parser's accuracy on its labelled corpus and its speed (bench.offers);
-## then inbound SMS accepted/s at the webhook and processed/s by two RQ workers (bench.inbound)
+## then inbound SMS accepted/s at the webhook and processed/s by two RQ workers (bench.inbound);
+## then the console's analytics pages, CSV exports and household search over a synthetic
+## population of 10,000,000 people (bench.console_scale; generating it the first time takes minutes)
 bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m bench.ussd
 	$(BIN)/python -m bench.survey
 	$(BIN)/python -m bench.campaign
 	$(BIN)/python -m bench.offers
 	$(BIN)/python -m bench.inbound
+	$(BIN)/python -m bench.console_scale
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

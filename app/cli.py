@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app.cli_demo_generate import demo_generate
 from app.db import db_session
 from domain import demo, mpi
 from domain.cadres import CadreError, add_cadre, deactivate_cadre
@@ -25,6 +26,7 @@ from workers import QUEUES
 
 
 def init_app(app: Flask) -> None:
+    demo_group.add_command(demo_generate)  # app/cli_demo_generate.py
     app.cli.add_command(demo_group)
     app.cli.add_command(dial)
     app.cli.add_command(worker)
