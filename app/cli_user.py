@@ -18,6 +18,7 @@ from app.cli_campaign import find_area
 from app.db import db_session
 from domain import console_users
 from domain.console_users import ConsoleUserError
+from domain.content_admin import find_organisation
 from models import Area, ConsoleRole, ConsoleUser
 from models.base import utcnow
 
@@ -25,7 +26,10 @@ PASSWORD_ENV = "NGAZI_USER_PASSWORD"
 
 
 def init_app(app: Flask) -> None:
+    from app import cli_org  # editors' organisations: registered with the users
+
     app.cli.add_command(user_group)
+    cli_org.init_app(app)
 
 
 @click.group("user")
@@ -56,15 +60,34 @@ def _password() -> str:
     multiple=True,
     help="A supervisor's area (repeat the option): County, or County/Village.",
 )
+@click.option(
+    "--organisation",
+    "organisation_name",
+    help="An editor's organisation (see `flask org list`); they manage its articles.",
+)
 @with_appcontext
-def user_add(username: str, name: str, role: str, area_specs: tuple[str, ...]) -> None:
+def user_add(
+    username: str, name: str, role: str, area_specs: tuple[str, ...], organisation_name: str | None
+) -> None:
     """Create a console user; asks for the password (hidden, twice) unless
     NGAZI_USER_PASSWORD is set."""
     db = db_session()
     try:
         areas = [find_area(spec) for spec in area_specs]
+        organisation = None
+        if organisation_name is not None:
+            organisation = find_organisation(db, organisation_name)
+            if organisation is None:
+                raise ConsoleUserError(
+                    f"no organisation {organisation_name!r}: add it with `flask org add`"
+                )
         console_users.check_new_user(
-            db, username=username, name=name, role=ConsoleRole(role), areas=areas
+            db,
+            username=username,
+            name=name,
+            role=ConsoleRole(role),
+            areas=areas,
+            organisation=organisation,
         )
         user = console_users.create_user(
             db,
@@ -73,19 +96,23 @@ def user_add(username: str, name: str, role: str, area_specs: tuple[str, ...]) -
             password=_password(),
             role=ConsoleRole(role),
             areas=areas,
+            organisation=organisation,
         )
     except ConsoleUserError as exc:
         db.rollback()
         raise click.ClickException(str(exc)) from exc
     db.commit()
     where = f" ({', '.join(_path(a) for a in user.areas)})" if user.areas else ""
+    if user.organisation is not None:
+        where = f" ({user.organisation.name})"
     click.echo(f"user {user.id}: {user.username} {user.name}, {user.role.value}{where}")
 
 
 @user_group.command("list")
 @with_appcontext
 def user_list() -> None:
-    """Every console user: id, username, name, role, status, last sign-in, areas."""
+    """Every console user: id, username, name, role, status, last sign-in, areas
+    (an editor's organisation in that column)."""
     now = utcnow()
     click.echo("id\tusername\tname\trole\tstatus\tlast sign-in\tareas")
     for user in db_session().scalars(select(ConsoleUser).order_by(ConsoleUser.username)):
@@ -97,6 +124,8 @@ def user_list() -> None:
             status = "active"
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
         areas = ", ".join(_path(a) for a in user.areas)
+        if user.organisation is not None:  # an editor's: in the same column
+            areas = user.organisation.name
         click.echo(
             f"{user.id}\t{user.username}\t{user.name}\t{user.role.value}\t{status}\t{last}\t{areas}"
         )

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from domain.campaigns import areas_under
-from models import Area, ConsoleRole, ConsoleUser
+from models import Area, ConsoleRole, ConsoleUser, Organisation
 from models.base import UtcDateTime, utcnow
 
 MAX_FAILURES = 5
@@ -122,13 +122,18 @@ def create_user(
     password: str,
     role: ConsoleRole,
     areas: Sequence[Area] = (),
+    organisation: Organisation | None = None,
 ) -> ConsoleUser:
     """Create an active user. A supervisor needs at least one area (any level:
     they see it and everything below); admins and operators see every area and
-    take none. Raises ``ConsoleUserError`` (bad username, name, password or
-    areas; the username is taken). Does not commit."""
-    username, name = check_new_user(db, username=username, name=name, role=role, areas=areas)
+    take none. An editor needs an ``organisation`` (they manage its articles);
+    no other role takes one. Raises ``ConsoleUserError`` (bad username, name,
+    password, areas or organisation; the username is taken). Does not commit."""
+    username, name = check_new_user(
+        db, username=username, name=name, role=role, areas=areas, organisation=organisation
+    )
     user = ConsoleUser(username=username, name=name, role=role, active=True, failed_logins=0)
+    user.organisation = organisation
     set_password(user, password)
     user.areas = list(dict.fromkeys(areas))
     db.add(user)
@@ -137,7 +142,13 @@ def create_user(
 
 
 def check_new_user(
-    db: Session, *, username: str, name: str, role: ConsoleRole, areas: Sequence[Area]
+    db: Session,
+    *,
+    username: str,
+    name: str,
+    role: ConsoleRole,
+    areas: Sequence[Area],
+    organisation: Organisation | None = None,
 ) -> tuple[str, str]:
     """The username and name as they would be stored, when ``create_user`` would
     accept everything but the password (so a command can ask for the password
@@ -150,6 +161,11 @@ def check_new_user(
         raise ConsoleUserError("a supervisor needs at least one area")
     if role is not ConsoleRole.SUPERVISOR and areas:
         raise ConsoleUserError(f"an {role.value} sees every area: only supervisors take areas")
+    if role is ConsoleRole.EDITOR and organisation is None:
+        raise ConsoleUserError("an editor needs an organisation (--organisation)")
+    if role is not ConsoleRole.EDITOR and organisation is not None:
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise ConsoleUserError(f"{article} {role.value} takes no organisation: only editors do")
     if find_user(db, username) is not None:
         raise ConsoleUserError(f"user {username!r} exists")
     return username, name

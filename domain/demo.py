@@ -34,8 +34,11 @@ from models import (
     MessageTemplate,
     Topic,
 )
+from models.base import utcnow
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+#: Who made a change the demo loader made (an article revision's ``username``).
+DEMO_ACTOR = "demo data"
 SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 
 
@@ -103,10 +106,32 @@ def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
                     ArticleTranslation,
                     {"title": art["title"], "body": art["body"]},
                 )
+                _record_revision(db, article)
                 n_articles += 1
     db.commit()
     content_cache.clear_cache()
     return n_articles
+
+
+def _record_revision(db: Session, article: Article) -> None:
+    """Revision 1 (``created``) for a new article, so its history is never
+    empty; an ``edited`` one when the file changed it since the last revision;
+    none when loading again changed nothing."""
+    from domain import content_admin
+
+    db.flush()
+    latest = content_admin.latest_revision(db, article.id)
+    now = content_admin.snapshot(article)
+    if latest is None:
+        action = content_admin.CREATED
+    elif latest.snapshot == now:
+        return
+    elif {**latest.snapshot, "published": now["published"]} == now:
+        action = content_admin.PUBLISHED if now["published"] else content_admin.UNPUBLISHED
+    else:
+        action = content_admin.EDITED
+    article.updated_at = utcnow()
+    content_admin.record(db, article, action, None, utcnow(), actor=DEMO_ACTOR)
 
 
 def _set_translations(existing: list[Any], cls: type, fields: dict[str, dict[str, str]]) -> None:
@@ -224,18 +249,47 @@ def load_console_users(db: Session, path: Path = DEMO_DIR / "console.yaml") -> i
     """Create the demo console users that do not exist yet (an existing one is
     left as it is, its password included); return how many the file holds.
     Demo only: their passwords are public. Raises ``ConsoleUserError``."""
+    from domain import content_admin
+
     doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for org in doc.get("organisations") or []:
+        organisation = content_admin.find_organisation(db, org["name"])
+        if organisation is None:
+            organisation = content_admin.add_organisation(db, org["name"])
+        for spec in org.get("articles") or []:
+            _give_article(db, spec, organisation.id)
     for user in doc["users"]:
         if find_user(db, user["username"]) is None:
+            org_name = user.get("organisation")
             create_user(
                 db,
                 username=user["username"],
                 name=user["name"],
                 password=str(user["password"]),
                 role=ConsoleRole(user["role"]),
+                organisation=content_admin.find_organisation(db, org_name) if org_name else None,
             )
     db.commit()
     return len(doc["users"])
+
+
+def _give_article(db: Session, spec: str, organisation_id: int) -> None:
+    """Make the article ``topic/category/slug`` the organisation's, when it is
+    still the service's (once given, it stays where the console put it)."""
+    from domain import content_admin
+
+    topic, category_slug, slug = spec.split("/")
+    article = db.scalars(
+        select(Article)
+        .join(Category)
+        .where(Category.topic == Topic(topic), Category.slug == category_slug, Article.slug == slug)
+    ).first()
+    if article is None:
+        raise LookupError(f"demo article {spec!r} is not in demo/content.yaml")
+    if article.organisation_id is None:
+        article.organisation_id = organisation_id
+        article.updated_at = utcnow()
+        content_admin.record(db, article, content_admin.EDITED, None, utcnow(), actor=DEMO_ACTOR)
 
 
 def load_jobs(db: Session, now: datetime, path: Path = DEMO_DIR / "jobs.yaml") -> int:

@@ -37,3 +37,11 @@ def normalise_msisdn(raw: str, default_region: str = "KE") -> str:
     if not phonenumbers.is_possible_number(number):
         raise InvalidMsisdn(raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_msisdn(msisdn: str) -> str:
+    """``"+254712345601"`` → ``"+2547******01"``: the country code and first digit,
+    the last two; every digit for a number too short to mask."""
+    if len(msisdn) < 8:
+        return "*" * len(msisdn)
+    return msisdn[:5] + "*" * (len(msisdn) - 7) + msisdn[-2:]

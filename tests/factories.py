@@ -125,3 +125,33 @@ def produce_offer(
         db, msisdn=msisdn, parsed=parsed, inbound_id=None, now=at, days=14, region="KE"
     )
     return made.offer
+
+
+def resurvey_household(
+    db: Any,
+    household_id: int,
+    *,
+    round_id: int | None = None,
+    cadre_msisdn: str = DEMO_CADRE,
+    **answers: Any,
+) -> Any:
+    """Survey household ``household_id`` again through the domain (in ``round_id``,
+    else the current round), with ``household(**answers)``. Returns ``Completed``."""
+    import uuid
+
+    from domain import surveys
+    from domain.households import complete_survey
+    from models import Cadre, Household
+
+    cadre = db.scalars(select(Cadre).where(Cadre.msisdn == cadre_msisdn)).one()
+    found = db.get(Household, household_id)
+    answers.setdefault("village", str(found.area_id))
+    return complete_survey(
+        db,
+        key=f"test:{uuid.uuid4().hex}",
+        cadre_id=cadre.id,
+        survey_id=surveys.current_survey_id(db, "household"),
+        round_id=round_id if round_id is not None else surveys.current_round_id(db),
+        answers=household(**answers),
+        household_id=household_id,
+    )

@@ -217,16 +217,27 @@ def test_unknown_users_are_reported(app: Flask, command: str) -> None:
 
 
 def test_demo_load_creates_the_demo_admin_once(app: Flask) -> None:
+    from sqlalchemy import delete, update
+
+    from models import Article, Organisation
+
     with app.app_context():
-        assert demo.load_console_users(db_session()) == 1
-        user = db_session().scalars(select(ConsoleUser)).one()
+        assert demo.load_console_users(db_session()) == 2  # the admin and an NGO's editor
+        user = db_session().scalars(select(ConsoleUser).where(ConsoleUser.role == "admin")).one()
         first_hash = user.password_hash
-        assert demo.load_console_users(db_session()) == 1
-        again = db_session().scalars(select(ConsoleUser)).one()
-        assert (again.username, again.role, again.password_hash) == (
-            "admin",
-            ConsoleRole.ADMIN,
-            first_hash,
-        )
+        assert demo.load_console_users(db_session()) == 2
+        users = db_session().scalars(select(ConsoleUser).order_by(ConsoleUser.username)).all()
+        assert [(u.username, u.role) for u in users] == [
+            ("admin", ConsoleRole.ADMIN),
+            ("editor", ConsoleRole.EDITOR),
+        ]
+        assert users[0].password_hash == first_hash
+        assert users[1].organisation is not None
+        assert users[1].organisation.name == "Maji Safi Trust"
 
     assert login(app.test_client(), "admin", "ngazi-demo-admin").location == "/console/"
+    with app.app_context():  # the demo content as the other tests know it: the service's own
+        db_session().execute(update(Article).values(organisation_id=None))
+        db_session().execute(delete(ConsoleUser))
+        db_session().execute(delete(Organisation))
+        db_session().commit()

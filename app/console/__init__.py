@@ -46,7 +46,17 @@ def row_id(text: str | None) -> int | None:
 
 
 def init_app(app: Flask) -> None:
-    from app.console import analytics, auth, campaigns, jobs, market, queues  # noqa: F401 (routes)
+    from app.console import (  # noqa: F401 (routes)
+        analytics,
+        audit,
+        auth,
+        campaigns,
+        content,
+        households,
+        jobs,
+        market,
+        queues,
+    )
 
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -51,7 +51,7 @@ from domain.console_users import (
     authenticate,
     credential_stamp,
 )
-from models import ConsoleUser
+from models import ConsoleRole, ConsoleUser
 from models.base import utcnow
 
 log = logging.getLogger("ngazi.console")
@@ -61,6 +61,10 @@ csrf = CSRFProtect()
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
+#: All an editor may open (deny by default: a page added later is not theirs):
+#: the home page, signing out, and the content pages (``app/console/content.py``).
+EDITOR_ENDPOINTS = frozenset({"console.index", "console.logout"})
+EDITOR_PREFIXES = ("console.content_",)
 LAST_SEEN = "console_seen"  # session key: time.time() of the last request
 POLL_HEADER = "X-Ngazi-Poll"  # sent by pages' polling scripts (campaign.js)
 WRONG = (
@@ -162,7 +166,19 @@ def _guard() -> ResponseReturnValue | None:
         # A page's own background refresh is not the person at the keyboard:
         # it must not keep an idle session alive.
         session[LAST_SEEN] = now
+    if current_console_user().role is ConsoleRole.EDITOR and not _editor_may_open(request.endpoint):
+        return render_template(
+            "console/error.html",
+            title="Not allowed",
+            message="An editor may use the Content pages only.",
+        ), 403
     return None
+
+
+def _editor_may_open(endpoint: str | None) -> bool:
+    return endpoint is not None and (
+        endpoint in EDITOR_ENDPOINTS or endpoint.startswith(EDITOR_PREFIXES)
+    )
 
 
 @bp.after_request

@@ -11,21 +11,15 @@ from typing import Any
 
 from flask import Response, request
 
+from domain.phone import mask_msisdn as mask_msisdn  # re-exported: the pages import it here
 from models.base import utcnow
 
 #: Views of personal data (who looked at whose): kept apart from ``ngazi.console``.
+#: Pages write through ``domain.audit.record``, which stores the event and logs here.
 audit = logging.getLogger("ngazi.audit")
 
 #: A spreadsheet takes a cell starting with one of these for a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def mask_msisdn(msisdn: str) -> str:
-    """``"+254712345601"`` → ``"+2547******01"``: the country code and first digit,
-    the last two; every digit for a number too short to mask."""
-    if len(msisdn) < 8:
-        return "*" * len(msisdn)
-    return msisdn[:5] + "*" * (len(msisdn) - 7) + msisdn[-2:]
 
 
 def wants_csv() -> bool:

@@ -2,7 +2,8 @@
 
 Read-only. Applicants' numbers are shown in full to admins and operators (who
 call them back) and masked to supervisors; CSV downloads mask them always.
-Every view of applicants (page or CSV) is logged to ``ngazi.audit``. A
+Every view of applicants (page or CSV) is written to the audit log
+(``domain.audit.record``: stored, and logged to ``ngazi.audit``). A
 supervisor sees the jobs in their areas only; another job's page is ``404``.
 """
 
@@ -19,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.console import bp, row_id
 from app.console.auth import current_console_user
-from app.console.export import audit, csv_response, mask_msisdn, pairs, wants_csv
+from app.console.export import csv_response, mask_msisdn, pairs, wants_csv
 from app.db import db_session
-from domain import jobs
+from domain import audit, jobs
 from domain.console_users import visible_areas
 from domain.job_applications import STARTS, reference
 from models import Area, ConsoleRole, Job, JobApplication, JobStatus
@@ -138,13 +139,19 @@ def job_page(job_id: str) -> ResponseReturnValue:
         }
         for a in applications
     ]
-    audit.info(
-        "%s viewed %d applicants of job %d (%s, numbers %s)",
-        user.username,
-        len(applicants),
-        job.id,
-        "csv" if wants_csv() else "page",
-        "full" if full else "masked",
+    audit.record(
+        db,
+        user=user,
+        action="job.applicants",
+        subject_type="job",
+        subject_id=job.id,
+        detail={
+            "rows": len(applicants),
+            "page": page,
+            "format": "csv" if wants_csv() else "page",
+            "numbers": "full" if full else "masked",
+        },
+        address=request.remote_addr,
     )
     if wants_csv():
         keys = ["reference", "name", "msisdn", "start", "skills", "applied"]

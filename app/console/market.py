@@ -2,7 +2,8 @@
 and county.
 
 Read-only. Sellers' numbers are always shown masked (``+2547******01``), on the
-page and in the CSV: nobody needs them in the console, so no view is logged. A
+page and in the CSV: nobody needs them in the console. The offers' CSV (sellers'
+villages and masked numbers, leaving the server) is written to the audit log. A
 supervisor sees offers made in their areas only (an offer whose village is not
 known is in nobody's area).
 """
@@ -23,7 +24,7 @@ from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import age_text, csv_response, mask_msisdn, pairs, wants_csv
 from app.db import db_session
-from domain import offer_parser, prices
+from domain import audit, offer_parser, prices
 from domain.campaigns import areas_under
 from domain.console_users import visible_areas
 from domain.market import amount, open_offers_filter, places_of, price_text
@@ -172,6 +173,15 @@ def market() -> ResponseReturnValue:
         )
     if wants_csv():
         offers = db.scalars(newest.limit(EXPORT_LIMIT)).all()
+        audit.record(
+            db,
+            user=current_console_user(),
+            action="market.offers",
+            subject_type="offers",
+            subject_id=chosen.county or "",
+            detail={"rows": len(offers), "format": "csv", "produce": chosen.produce},
+            address=request.remote_addr,
+        )
         keys = ["id", "produce", "quantity", "price", "place", "created", "seller", "shares"]
         return csv_response(
             "offers",
