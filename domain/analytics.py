@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, delete, func, insert, literal, not_, select
@@ -300,6 +301,22 @@ def _roll_up(
     return dict(out)
 
 
+#: ``AreaStatistic``'s summary columns: column -> (measure, 0 households or 1 people).
+SUMMARY: Mapping[str, tuple[str, int]] = MappingProxyType(
+    {
+        "people": ("surveyed", 1),
+        "poor_households": ("poor", 0),
+        "poor_people": ("poor", 1),
+        "poor_score18": ("poor_score18", 1),
+        "vulnerable_households": ("vulnerable", 0),
+        "vulnerable_people": ("vulnerable", 1),
+        "severe_households": ("severe", 0),
+        "severe_people": ("severe", 1),
+        "left_poverty": ("left_poverty", 0),
+    }
+)
+
+
 def _write(
     db: Session,
     round_id: int,
@@ -315,6 +332,7 @@ def _write(
             "level": parents[area_id][1],
             "households": values.get("surveyed", [0, 0])[0],
             "figures": values,
+            **{c: values.get(m, [0, 0])[i] for c, (m, i) in SUMMARY.items()},
             "refreshed_at": now,
         }
         for area_id, values in figures.items()

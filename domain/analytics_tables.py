@@ -17,7 +17,7 @@ children's) is not guarded against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -27,6 +27,7 @@ from domain.analytics import (
     FIES_CLASSES,
     GUARANTEES,
     HARDSHIPS,
+    SUMMARY,
     WATER_LEVELS,
     AreaFigures,
 )
@@ -192,32 +193,56 @@ AREA_HEADER = (
 
 def area_cells(f: AreaFigures) -> list[Cell]:
     """The summary of one area, in ``AREA_HEADER``'s order."""
-    poor = f.count("poor")
+    return summary_cells(
+        f.households, {column: f.count(m, bool(k)) for column, (m, k) in SUMMARY.items()}
+    )
+
+
+def summary_cells(households: int, c: Mapping[str, int]) -> list[Cell]:
+    """The summary from ``households`` and the summary columns ``c``
+    (``domain.analytics.SUMMARY``): what an export of every village reads, so
+    it is computed here directly, not through ``AreaFigures``."""
+    people, poor_h, poor_p = c["people"], c["poor_households"], c["poor_people"]
+    h = Fraction(poor_p, people) if people else None
+    a = Fraction(c["poor_score18"], 18 * poor_p) if poor_p else None
+    m = None if h is None else (h * a if a is not None else Fraction(0))
     return [
-        _count(f, "surveyed"),
-        Cell(f.people, "count", f.households),
-        Cell(f.headcount, "share", poor),
-        Cell(f.intensity, "share", poor),
-        Cell(f.mpi, "index", poor),
-        _share(f, "vulnerable", people=True),
-        _share(f, "severe", people=True),
-        _count(f, "left_poverty"),
+        Cell(households, "count", households),
+        Cell(people, "count", households),
+        Cell(h, "share", poor_h),
+        Cell(a, "share", poor_h),
+        Cell(m, "index", poor_h),
+        Cell(
+            Fraction(c["vulnerable_people"], people) if people else None,
+            "share",
+            c["vulnerable_households"],
+        ),
+        Cell(
+            Fraction(c["severe_people"], people) if people else None,
+            "share",
+            c["severe_households"],
+        ),
+        Cell(c["left_poverty"], "count", c["left_poverty"]),
     ]
+
+
+AreaRow = tuple[Sequence[str], int, "AreaFigures | tuple[int, Mapping[str, int]]"]
 
 
 def areas_table(
     name: str,
     title: str,
-    rows: Sequence[tuple[Sequence[str], int, AreaFigures]],
+    rows: Sequence[AreaRow],
     names: Sequence[str],
 ) -> Table:
-    """One row per area: its name columns (``names`` headers), then the summary."""
+    """One row per area: its name columns (``names`` headers), then the summary,
+    from its figures or from ``(households, summary columns)``."""
     out = [
         [
             Cell(label, link=area_id if i == len(labels) - 1 else None)
             for i, label in enumerate(labels)
         ]
-        + area_cells(f)
+        + (area_cells(f) if isinstance(f, AreaFigures) else summary_cells(*f))
         for labels, area_id, f in rows
     ]
     return Table(name, title, (*names, *AREA_HEADER), out, area_rows=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer
+from sqlalchemy import ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.area import AreaLevel
 from models.base import Base, UtcDateTime, str_enum, utcnow
+from models.household import Json
 
 
 class AreaStatistic(Base):
@@ -35,5 +36,19 @@ class AreaStatistic(Base):
     parent_id: Mapped[int | None] = mapped_column(Integer)
     level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel))
     households: Mapped[int] = mapped_column(Integer)
-    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    figures: Mapped[dict[str, Any]] = mapped_column(Json)  # JSONB on PostgreSQL
+    # The summary's measures again as plain columns (``domain.analytics.SUMMARY``),
+    # so an export of every village reads integers rather than decoding 10,000
+    # documents: people, poor households and people, the poor's scores in 18ths
+    # weighted by members, vulnerable and severe households and people, and the
+    # households that left poverty since the previous round.
+    people: Mapped[int] = mapped_column(Integer, default=0)
+    poor_households: Mapped[int] = mapped_column(Integer, default=0)
+    poor_people: Mapped[int] = mapped_column(Integer, default=0)
+    poor_score18: Mapped[int] = mapped_column(Integer, default=0)
+    vulnerable_households: Mapped[int] = mapped_column(Integer, default=0)
+    vulnerable_people: Mapped[int] = mapped_column(Integer, default=0)
+    severe_households: Mapped[int] = mapped_column(Integer, default=0)
+    severe_people: Mapped[int] = mapped_column(Integer, default=0)
+    left_poverty: Mapped[int] = mapped_column(Integer, default=0)
     refreshed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

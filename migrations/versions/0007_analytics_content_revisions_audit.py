@@ -7,6 +7,7 @@ Revises: 0006
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from alembic import op
 
 
@@ -38,7 +39,16 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("households", sa.Integer(), nullable=False),
-        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.Column("figures", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+        sa.Column("poor_households", sa.Integer(), nullable=False),
+        sa.Column("poor_people", sa.Integer(), nullable=False),
+        sa.Column("poor_score18", sa.Integer(), nullable=False),
+        sa.Column("vulnerable_households", sa.Integer(), nullable=False),
+        sa.Column("vulnerable_people", sa.Integer(), nullable=False),
+        sa.Column("severe_households", sa.Integer(), nullable=False),
+        sa.Column("severe_people", sa.Integer(), nullable=False),
+        sa.Column("left_poverty", sa.Integer(), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["area_id"],
