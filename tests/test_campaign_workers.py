@@ -41,7 +41,7 @@ def gateway(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway
     """The mock gateway, slow enough (150 ms a request) that kills land mid-batch,
     posting delivery reports to the app on a real socket."""
     with serve_app(app) as app_url, serve(MockGateway(latency=0.15, dlr_delay=0.05)) as gw:
-        gw.dlr_url = f"{app_url}/sms/delivery"
+        gw.dlr_url = f"{app_url}/sms/delivery?token={app.config['WEBHOOK_TOKEN']}"
         settings = {
             "AT_USERNAME": "sandbox",
             "AT_API_KEY": "test-key",
