@@ -32,11 +32,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cli_analytics,
         cli_campaign,
         cli_job,
+        cli_privacy,
         cli_sms,
         cli_user,
         console,
         db,
         health,
+        log_masking,
         metrics,
         redis_store,
         simulator,
@@ -47,6 +49,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app import config as settings
     from domain import content
 
+    # First: every log record from here on has its phone numbers and tokens masked.
+    log_masking.install()
     app = Flask(__name__, instance_path=settings.from_env()["INSTANCE_DIR"])
     app.config.update(settings.from_env())
     app.config.update(config or {})
@@ -73,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli_analytics.init_app(app)
     cli_campaign.init_app(app)
     cli_job.init_app(app)
+    cli_privacy.init_app(app)
     cli_sms.init_app(app)
     cli_user.init_app(app)
     return app

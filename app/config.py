@@ -105,4 +105,9 @@ def from_env() -> dict[str, Any]:
         "USSD_MSISDN_LIMIT": os.environ.get("USSD_MSISDN_LIMIT", "60 per minute"),
         "SMS_MSISDN_LIMIT": os.environ.get("SMS_MSISDN_LIMIT", "20 per minute;500 per day"),
         "BENCH_ENDPOINT": os.environ.get("NGAZI_BENCH_ENDPOINT", "") == "1",
+        # Retention (docs/privacy.md): days raw SMS are kept (inbound rows deleted,
+        # outbound texts removed), and days audit events are kept (0: for ever).
+        # Applied by `flask privacy purge` and once a day by the workers.
+        "RAW_SMS_RETENTION_DAYS": _int("RAW_SMS_RETENTION_DAYS", 90),
+        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", 0),
     }

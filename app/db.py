@@ -19,12 +19,20 @@ from app.config import ROOT
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; SQLite gets foreign keys and a busy timeout."""
+    """Create an engine for ``url``; SQLite gets foreign keys and a busy timeout.
+
+    ``hide_parameters``: a database error's text (logged, or stored as an inbound
+    SMS's ``error``) names the statement but not its values, which are phone
+    numbers, names, SMS texts and PIN hashes (docs/privacy.md)."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 15, "check_same_thread": False},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -39,6 +47,7 @@ def make_engine(url: str) -> Engine:
         url,
         pool_pre_ping=True,
         pool_timeout=2,
+        hide_parameters=True,
         connect_args={"connect_timeout": 2} if url.startswith("postgresql") else {},
     )
 

@@ -50,9 +50,12 @@ Why these defaults (measured with ``make bench`` on 2 cores, docs/benchmarks.md)
   costs CPU on every request); errors go to stderr.
 * The app's own INFO records (``ngazi.audit``: who viewed or exported whose data;
   ``ngazi.console``: sign-ins, requeued jobs) go to stderr too, so the journal
-  keeps them and can ship them. Nothing configures Python's logging in the app,
-  and without a handler INFO records are dropped; a ``logconfig`` given to
-  gunicorn that configures them replaces this.
+  keeps them and can ship them. Every record a worker makes (the app's, gunicorn's
+  access lines, anything's tracebacks) has its phone numbers and ``token=`` values
+  masked (``app.log_masking``, installed by ``create_app`` and again here).
+  Nothing configures Python's logging in the app, and without a handler INFO
+  records are dropped; a ``logconfig`` given to gunicorn that configures them
+  replaces this.
 """
 
 from __future__ import annotations
@@ -107,7 +110,10 @@ def _log_app_records() -> None:
     logger = logging.getLogger("ngazi")
     if logger.handlers or logging.getLogger().handlers:
         return
+    from app.log_masking import MaskingFilter
+
     handler = logging.StreamHandler()
+    handler.addFilter(MaskingFilter())  # also when a record was made before install()
     handler.setFormatter(
         logging.Formatter(
             "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
@@ -120,6 +126,9 @@ def _log_app_records() -> None:
 
 def post_worker_init(worker: Any) -> None:
     """The app is loaded in this worker: keep what it built out of the collector."""
+    from app.log_masking import install
+
+    install()  # create_app did; a wsgi module that does not call it still gets it
     _log_app_records()
     gc.collect()
     gc.freeze()

@@ -33,6 +33,9 @@ ACTIONS: Mapping[str, str] = {
     "job.applicants": "viewed {rows} applicants of job {subject_id} ({format}, numbers {numbers})",
     "market.offers": "exported {rows} offers ({format}, numbers masked)",
     "audit.export": "exported {rows} audit events ({format})",
+    # From the command line (domain.privacy): detail holds counts per table.
+    "privacy.export": "exported everything held about {subject_id}",
+    "privacy.erase": "erased {subject_id}",
 }
 PAGE_SIZE = 50
 #: The deepest page of the audit page (OFFSET stays cheap on the created_at index).

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from domain.phone import mask_msisdn
 from domain.subscribers import opt_out
 from models import RANK, OutboundSms, SmsStatus, WaitingReport
 from models.base import utcnow
@@ -173,11 +174,7 @@ def _reconcile_claim(
 
 def mask(msisdn: str | None) -> str:
     """``+254700000101`` → ``+2547******01``: enough to tell numbers apart in a log."""
-    if not msisdn:
-        return "(no number)"
-    if len(msisdn) <= 7:
-        return "*" * len(msisdn)
-    return msisdn[:5] + "*" * (len(msisdn) - 7) + msisdn[-2:]
+    return mask_msisdn(msisdn) if msisdn else "(no number)"
 
 
 def wait(db: Session, report: Report, apply_after: datetime) -> None:

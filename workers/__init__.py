@@ -8,6 +8,7 @@ default) jobs run inline, in the caller's process, at enqueue time.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -70,8 +71,9 @@ def enqueue(name: str, func: Callable[..., Any], *args: Any, retries: int = 3) -
 
 class _Maintenance:
     """RQ's periodic maintenance (every 10 min), plus: make sure the campaigns'
-    tick is scheduled (its chain lives in Redis and dies with Redis's data), and
-    close produce offers past their days."""
+    tick is scheduled (its chain lives in Redis and dies with Redis's data),
+    close produce offers past their days, and apply the retention periods
+    (``domain.retention``) once a day across all workers."""
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
@@ -84,6 +86,38 @@ class _Maintenance:
         db = db_session()
         expire_offers(db, utcnow())
         db.commit()
+        try:
+            purge_daily()
+        except Exception:  # the purge waits for the next maintenance; the worker goes on
+            db.rollback()
+            logging.getLogger(__name__).exception("retention purge failed")
+
+
+#: Set for a day when a worker has applied the retention periods.
+PURGE_KEY = "ngazi:privacy:purged"
+
+
+def purge_daily() -> bool:
+    """Apply the retention periods if no worker has in the last 24 hours (a key
+    in Redis says who did); returns whether this call did. Each run does at most
+    a few batches per kind (a first purge of a large backlog takes a few days of
+    maintenance, or one ``flask privacy purge``)."""
+    from app.db import db_session
+    from app.redis_store import get_redis
+    from domain.retention import purge
+    from models.base import utcnow
+
+    if not get_redis().set(PURGE_KEY, "1", nx=True, ex=24 * 3600):
+        return False
+    config = current_app.config
+    purge(
+        db_session(),
+        utcnow(),
+        sms_days=config["RAW_SMS_RETENTION_DAYS"],
+        audit_days=config["AUDIT_RETENTION_DAYS"],
+        max_batches=20,
+    )
+    return True
 
 
 class NgaziWorker(_Maintenance, SimpleWorker):

@@ -345,6 +345,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; the first stdout line is the base URL."""
     args = _parse_args(argv)
+    from app.log_masking import install
+
+    install()  # its delivery reports' callback URLs carry ?token=
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     codes = {}
     for item in args.code:
