@@ -59,6 +59,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import db_session
 from app.redis_store import get_redis
+from app.webhook_auth import request_address
 from models import InboundSms, OutboundSms
 from models.sms import InboundStatus, SmsStatus
 from workers import QUEUES
@@ -165,7 +166,7 @@ def _refusal() -> Response | None:
             {"WWW-Authenticate": 'Bearer realm="metrics"'},
             mimetype="text/plain",
         )
-    if request.remote_addr in LOCAL_CLIENTS:
+    if request_address() in LOCAL_CLIENTS:
         return None
     return Response(
         "Only local clients may read /metrics unless METRICS_TOKEN is set.\n",

@@ -158,3 +158,23 @@ def test_the_simulator_is_on_only_with_the_development_token(
     on = with_settings(base_config, SIMULATOR=True)
     page = bare(on).get("/simulator").get_data(as_text=True)
     assert f'data-ussd-url="/ussd?token={WEBHOOK_TOKEN}"' in page
+
+
+def test_the_console_sees_the_client_behind_a_trusted_proxy(
+    app: Flask, base_config: dict[str, Any]
+) -> None:
+    from sqlalchemy import select
+
+    from app.db import db_session
+    from models import AuditEvent
+    from tests.test_console_auth import PASSWORD, login, make_user
+
+    proxied = with_settings(base_config, TRUSTED_PROXIES="10.0.0.0/8")
+    make_user(proxied)
+    client = proxied.test_client()
+    client.environ_base.update(REMOTE_ADDR="10.0.0.7", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    assert login(client, "achieng", PASSWORD).status_code == 302
+    assert client.get("/console/analytics/export/villages.csv").status_code == 200
+    with proxied.app_context():
+        event = db_session().scalars(select(AuditEvent)).one()
+        assert event.address == "203.0.113.50"  # the operator, not the proxy

@@ -22,6 +22,7 @@ from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import csv_response
 from app.db import db_session
+from app.webhook_auth import request_address
 from domain import analytics, audit
 from domain.analytics_report import Report, report, villages_table
 from domain.analytics_tables import Table
@@ -157,7 +158,7 @@ def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnVal
         subject_type="area",
         subject_id=str(area.id) if area is not None else "all",
         detail={"table": name, "round": round_.name, "rows": len(table.rows)},
-        address=request.remote_addr or "",
+        address=request_address(),
     )
     db.commit()
     slug = "".join(c if c.isalnum() else "-" for c in where.lower()).strip("-") or "area"

@@ -18,6 +18,7 @@ from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import csv_response, wants_csv
 from app.db import db_session
+from app.webhook_auth import request_address
 from domain import audit
 from models import AuditEvent, ConsoleRole
 
@@ -94,7 +95,7 @@ def audit_log() -> ResponseReturnValue:
             subject_type="audit",
             subject_id="",
             detail={"rows": len(found), "format": "csv", "filters": values},
-            address=request.remote_addr,
+            address=request_address(),
         )
         return csv_response(
             "audit",

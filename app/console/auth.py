@@ -42,6 +42,7 @@ from wtforms.validators import InputRequired, Length
 from app.console import bp, row_id
 from app.db import db_session
 from app.redis_store import get_redis
+from app.webhook_auth import request_address
 from domain.console_users import (
     LOCK_FOR,
     MAX_FAILURES,
@@ -211,7 +212,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if request.method == "POST":
-        address = request.remote_addr or "unknown"
+        address = request_address() or "unknown"
         if _over_limit(address):
             return _too_many(address)
         if form.validate():
@@ -257,7 +258,7 @@ def _sign_in(user: ConsoleUser, target: str | None) -> ResponseReturnValue:
     session.clear()  # nothing from before the sign-in carries over
     login_user(SignedIn(user))
     session[LAST_SEEN] = time.time()
-    log.info("console: %s signed in from %s", user.username, request.remote_addr)
+    log.info("console: %s signed in from %s", user.username, request_address())
     return redirect(target or url_for("console.index"))
 
 

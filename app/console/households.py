@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.db import db_session
+from app.webhook_auth import request_address
 from domain import audit
 from domain.console_users import visible_areas
 from domain.household_search import (
@@ -99,7 +100,7 @@ def _audit_search(
             "rows": len(found.rows),
             "households": [r.household_id for r in found.rows],
         },
-        address=request.remote_addr,
+        address=request_address(),
     )
 
 
@@ -119,7 +120,7 @@ def household_page(household_id: str) -> ResponseReturnValue:
         subject_type="household",
         subject_id=record.id,
         detail={"surveys": len(record.surveys), "msisdn": "full" if record.msisdn else "none"},
-        address=request.remote_addr,
+        address=request_address(),
     )
     return render_template(
         "console/household.html",

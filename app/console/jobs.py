@@ -22,6 +22,7 @@ from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import csv_response, mask_msisdn, pairs, wants_csv
 from app.db import db_session
+from app.webhook_auth import request_address
 from domain import audit, jobs
 from domain.console_users import visible_areas
 from domain.job_applications import STARTS, reference
@@ -151,7 +152,7 @@ def job_page(job_id: str) -> ResponseReturnValue:
             "format": "csv" if wants_csv() else "page",
             "numbers": "full" if full else "masked",
         },
-        address=request.remote_addr,
+        address=request_address(),
     )
     if wants_csv():
         keys = ["reference", "name", "msisdn", "start", "skills", "applied"]

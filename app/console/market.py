@@ -24,6 +24,7 @@ from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import age_text, csv_response, mask_msisdn, pairs, wants_csv
 from app.db import db_session
+from app.webhook_auth import request_address
 from domain import audit, offer_parser, prices
 from domain.campaigns import areas_under
 from domain.console_users import visible_areas
@@ -180,7 +181,7 @@ def market() -> ResponseReturnValue:
             subject_type="offers",
             subject_id=chosen.county or "",
             detail={"rows": len(offers), "format": "csv", "produce": chosen.produce},
-            address=request.remote_addr,
+            address=request_address(),
         )
         keys = ["id", "produce", "quantity", "price", "place", "created", "seller", "shares"]
         return csv_response(
