@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import abuse, webhook_auth
 from app.db import db_session
@@ -47,6 +48,12 @@ MAX_STATUS = 32
 
 def _plain(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge) -> Response:
+    # Past MAX_CONTENT_LENGTH: as plain as every other refusal (Werkzeug's is HTML).
+    return _plain("Bad request: body too large", 413)
 
 
 def _field(form: Mapping[str, str], name: str, limit: int) -> str:

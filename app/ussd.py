@@ -39,6 +39,12 @@ def _plain(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge) -> Response:
+    # As plain as every other refusal (Werkzeug's own is an HTML page).
+    return _plain("Bad request: body too large", 413)
+
+
 def _form() -> Mapping[str, str]:
     """The callback's form fields. The gateway posts ``application/x-www-form-urlencoded``:
     read and split that directly from the WSGI input (a fraction of the cost of

@@ -98,8 +98,7 @@ def render(
     template (as ``validate`` would), never for a value.
     """
     fields = {"village": village or "", "county": county or ""}
-    out: list[str] = []
-    gaps = False
+    out: list[str | None] = []  # None: a placeholder that rendered empty
     for text, name in _parse(template):
         out.append(text)
         if name is None:
@@ -110,10 +109,13 @@ def render(
             value = _value(variables[name], language)
         else:
             raise TemplateError(f"unknown placeholder {{{name}}}", f"{{{name}}}")
-        gaps = gaps or not value
-        out.append(value or _GAP)
-    rendered = "".join(out)
-    return _close_gaps(rendered) if gaps else rendered
+        out.append(value or None)
+    if None not in out:
+        return "".join(p for p in out if p is not None)
+    # Mark the gaps with a character no piece holds: a value is never taken for one.
+    held = "".join(p for p in out if p is not None)
+    gap = next(ch for ch in (_GAP, *map(chr, range(0xE000, 0xF900))) if ch not in held)
+    return _close_gaps("".join(gap if p is None else p for p in out), gap)
 
 
 @lru_cache(maxsize=512)
@@ -190,16 +192,20 @@ def _value(value: str, language: str) -> str:
         return value
 
 
-#: Where a placeholder rendered empty, until ``_close_gaps`` closes it up. NUL
-#: never occurs in an SMS text.
+#: Where a placeholder rendered empty, until ``_close_gaps`` closes it up: NUL,
+#: or a private-use character when a value holds NUL (``render``).
 _GAP = "\x00"
-_GAP_RUN = re.compile(r"[ \x00]*\x00[ \x00]*")
 
 
-def _close_gaps(text: str) -> str:
-    """Drop the empty placeholders of ``text`` with the spaces around them, keeping
-    one space between words: "in {village} today" → "in today", "Hello
-    {village}!" → "Hello!", and no space at the start or end of a line."""
+@lru_cache(maxsize=16)
+def _gap_run(gap: str) -> re.Pattern[str]:
+    return re.compile(f"[ {re.escape(gap)}]*{re.escape(gap)}[ {re.escape(gap)}]*")
+
+
+def _close_gaps(text: str, gap: str = _GAP) -> str:
+    """Drop the empty placeholders (``gap``) of ``text`` with the spaces around
+    them, keeping one space between words: "in {village} today" → "in today",
+    "Hello {village}!" → "Hello!", and no space at the start or end of a line."""
 
     def close(m: re.Match[str]) -> str:
         before = text[m.start() - 1] if m.start() else "\n"
@@ -207,4 +213,4 @@ def _close_gaps(text: str) -> str:
         edge = before == "\n" or after == "\n" or after in ",.;:!?)"
         return " " if " " in m.group() and not edge else ""
 
-    return _GAP_RUN.sub(close, text)
+    return _gap_run(gap).sub(close, text)

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import delete, update
 
 from app import create_app
@@ -47,6 +49,17 @@ from models import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SERVICE_CODE = "*384*1234#"
+
+# Property tests (tests/test_properties_*.py): a modest number of examples in
+# `make test`, many more with HYPOTHESIS_PROFILE=thorough; never derandomized
+# (a failure prints its seed). Failing examples are kept under .pytest_cache/
+# (ignored by git) and tried first on the next run.
+_EXAMPLES = DirectoryBasedExampleDatabase(
+    Path(__file__).parent.parent / ".pytest_cache" / "hypothesis"
+)
+settings.register_profile("ngazi", max_examples=100, database=_EXAMPLES)
+settings.register_profile("thorough", max_examples=2000, database=_EXAMPLES)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ngazi"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -169,6 +169,15 @@ def test_values_are_never_read_as_templates() -> None:
     assert out == "{amount} {0!r} %(x)s in {county}"
 
 
+def test_a_value_holding_nul_is_not_taken_for_an_empty_placeholder() -> None:
+    # Found by tests/test_properties_text.py: NUL marked the empty placeholders,
+    # so a value's own NUL was closed up with them ("a\x00b" came out "ab").
+    out = render(
+        "{job} in {village}.", "en", variables={"job": "a\x00b"}, village=None, county=None
+    )
+    assert out == "a\x00b in."
+
+
 def test_render_raises_only_for_the_template() -> None:
     with pytest.raises(TemplateError, match=r"\{deadline\}"):
         render("by {deadline}", "en", variables=VARIABLES, village=None, county=None)

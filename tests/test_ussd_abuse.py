@@ -185,6 +185,17 @@ def test_huge_body_is_refused(client: FlaskClient) -> None:
     assert client.post("/ussd", data=form).status_code == 413
 
 
+@pytest.mark.parametrize("path", ["/ussd", "/sms/inbound", "/sms/delivery", "/sms/optout"])
+def test_huge_body_is_refused_in_plain_words(client: FlaskClient, path: str) -> None:
+    # Found by tests/test_properties_ussd.py: the 413 was Werkzeug's HTML page.
+    resp = client.post(path, data={"id": "x", "text": "1" * 200_000})
+    assert resp.status_code == 413
+    assert (resp.mimetype, resp.get_data(as_text=True)) == (
+        "text/plain",
+        "Bad request: body too large",
+    )
+
+
 def test_twice_encoded_plus_is_the_same_subscriber(app: Flask, dial: Any) -> None:
     dial("enc", "", msisdn="%2B254700000101")
     with app.app_context():

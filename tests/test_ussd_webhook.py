@@ -60,6 +60,25 @@ def test_callback_table(
     assert resp.mimetype == "text/plain"
 
 
+def test_a_bad_phone_number_is_not_echoed(client: FlaskClient) -> None:
+    # Found by tests/test_properties_ussd.py: the reason repeated the whole field.
+    resp = client.post("/ussd", data=_without(phoneNumber="x" * 10_000))
+    assert (resp.status_code, resp.get_data(as_text=True)) == (
+        400,
+        "Bad request: phoneNumber is not a phone number",
+    )
+
+
+def test_a_space_after_an_input_does_not_restart_the_session(dial: Any) -> None:
+    # Found by tests/test_properties_ussd.py: the history was stripped as a whole,
+    # so "1*1 " was kept as "1*1" and the next hop's "1*1 *1" looked like another
+    # history, restarting at home.
+    for text in ("", "1", "1*1 "):
+        dial("space", text)
+    body = dial("space", "1*1 *1").get_data(as_text=True)
+    assert body.startswith("CON Cash transfers\n"), body
+
+
 def test_get_is_not_allowed(client: FlaskClient) -> None:
     assert client.get("/ussd").status_code == 405
 

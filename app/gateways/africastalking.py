@@ -40,7 +40,8 @@ def parse_ussd(form: Mapping[str, str], default_region: str) -> UssdRequest:
 
     Raises ``BadCallback`` for a missing or empty ``sessionId``, ``serviceCode``
     or ``phoneNumber``, a phone number that is not possible, or NUL bytes.
-    ``text`` may be absent (some gateways omit it on the first callback).
+    ``text`` may be absent (some gateways omit it on the first callback); each
+    of its inputs comes trimmed of surrounding whitespace.
     """
     session_id = (form.get("sessionId") or "").strip()
     service_code = (form.get("serviceCode") or "").strip()
@@ -56,12 +57,17 @@ def parse_ussd(form: Mapping[str, str], default_region: str) -> UssdRequest:
     try:
         msisdn = normalise_msisdn(phone, default_region)
     except InvalidMsisdn as exc:
-        raise BadCallback(f"phoneNumber {phone!r} is not a phone number") from exc
+        # Not echoed: the field may be any size (up to MAX_CONTENT_LENGTH).
+        raise BadCallback("phoneNumber is not a phone number") from exc
     # MCC + MNC, 5 or 6 digits (ITU-T E.212); anything else is not worth keeping.
     network_code = (
         network if network.isascii() and network.isdigit() and len(network) <= 6 else None
     )
-    return UssdRequest(session_id, service_code, msisdn, network_code, text.strip())
+    # Each input without the spaces around it, as the engine reads it: a space
+    # typed after one input ("1 ") must not make the next hop's history ("1 *2")
+    # look like another session's.
+    text = "*".join(part.strip() for part in text.split("*"))
+    return UssdRequest(session_id, service_code, msisdn, network_code, text)
 
 
 #: Per-recipient ``statusCode`` of the bulk SMS API → our status, or None where
