@@ -108,7 +108,6 @@ def villages_table(db: Session, round_id: int, tops: Sequence[Area]) -> Table:
     province and county names: the "all villages" export."""
     names: dict[int, tuple[str, int | None, AreaLevel]] = {}
     frontier = [a.id for a in tops]
-    villages: list[int] = []
     for area in tops:
         names[area.id] = (area.name, area.parent_id, area.level)
     while frontier:
