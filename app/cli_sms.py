@@ -22,12 +22,17 @@ def sms_group() -> None:
 @sms_group.command("retry-inbound")
 @with_appcontext
 def retry_inbound() -> None:
-    """Enqueue again every inbound SMS still `received` (its job never ran) or
+    """Store the inbound SMS held in Redis while the database was away, then
+    enqueue again every inbound SMS still `received` (its job never ran) or
     `failed` (processing raised). Safe to run at any time: a message is
     processed and answered once."""
+    from app.sms import release_held
     from workers import INBOUND, enqueue
     from workers.inbound import process_inbound
 
+    released = release_held()  # held in Redis while the database was away
+    if released:
+        click.echo(f"stored {released} inbound messages held in Redis")
     ids = inbound.retryable(db_session())
     db_session().rollback()  # the jobs open their own transactions
     for inbound_id in ids:

@@ -57,9 +57,9 @@ from rq import Queue, Worker
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import webhook_auth  # a module: the two import each other
 from app.db import db_session
 from app.redis_store import get_redis
-from app.webhook_auth import request_address
 from models import InboundSms, OutboundSms
 from models.sms import InboundStatus, SmsStatus
 from workers import QUEUES
@@ -166,7 +166,7 @@ def _refusal() -> Response | None:
             {"WWW-Authenticate": 'Bearer realm="metrics"'},
             mimetype="text/plain",
         )
-    if request_address() in LOCAL_CLIENTS:
+    if webhook_auth.request_address() in LOCAL_CLIENTS:
         return None
     return Response(
         "Only local clients may read /metrics unless METRICS_TOKEN is set.\n",

@@ -5,7 +5,9 @@ opt-out notices).
 Each parses and validates the form, hands over to a domain function and answers
 ``text/plain`` at once: 400 with a short reason for a malformed callback, 503
 when the database is away (the gateway tries again), never 500. An inbound
-message is stored before anything reads it; an RQ job acts on it.
+message is stored before anything reads it; an RQ job acts on it. While the
+database is away an inbound message is held in Redis instead
+(``domain.inbound_hold``) and stored when it returns.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, current_app, request
+from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import abuse, webhook_auth
 from app.db import db_session
 from app.gateways.africastalking import BadCallback
-from domain import delivery, inbound
+from app.redis_store import get_redis
+from domain import delivery, inbound, inbound_hold
 from domain.phone import InvalidMsisdn, normalise_msisdn
 from domain.subscribers import opt_out
 from models import InboundStatus
@@ -141,10 +145,33 @@ def inbound_sms() -> Response:
     except SQLAlchemyError:
         log.exception("sms inbound: could not store message %s", message.gateway_id)
         db.rollback()
-        return _plain(BUSY, 503)
+        return _hold(message, status)
     if stored.status in inbound.CLAIMABLE:  # new, or its job may have been lost
         _enqueue_processing(stored.id)
     return _plain("OK")
+
+
+def _hold(message: inbound.InboundMessage, status: InboundStatus) -> Response:
+    """The database is away: keep the message in Redis until it returns
+    (``domain.inbound_hold``); 503 when Redis is away too (the gateway retries)."""
+    try:
+        count = inbound_hold.hold(get_redis(), message, status)
+    except RedisError:
+        log.exception("sms inbound: could not hold message %s either", message.gateway_id)
+        return _plain(BUSY, 503)
+    log.warning("sms inbound: message %s held in Redis (%d held)", message.gateway_id, count)
+    return _plain("OK")
+
+
+def release_held() -> int:
+    """Store the messages held while the database was away and enqueue each new
+    one's processing; returns how many were stored. For the campaigns' tick and
+    ``flask sms retry-inbound``."""
+    stored = inbound_hold.release(db_session(), get_redis())
+    for received in stored:
+        if received.created and received.status in inbound.CLAIMABLE:
+            _enqueue_processing(received.id)
+    return len(stored)
 
 
 def _enqueue_processing(inbound_id: int) -> None:

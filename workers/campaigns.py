@@ -616,6 +616,11 @@ def tick() -> dict[str, int]:
     config = current_app.config
     now = utcnow()
     done: dict[str, int] = defaultdict(int)
+    from app.sms import release_held  # inbound SMS held while the database was away
+
+    released = release_held()
+    if released:
+        done["inbound_released"] = released
     alerts = price_alerts(db, now)
     if alerts:
         done["price_alerts"] = alerts
