@@ -127,29 +127,56 @@ def _subscribers(n: int) -> None:
     db.commit()
 
 
-def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
-    app: Flask, gateway: MockGateway, capsys: Any
-) -> None:
+def _start_campaign(app: Flask, name: str) -> int:
     with app.app_context():
         db = db_session()
         _subscribers(RECIPIENTS)
         campaign = campaigns.create_campaign(
-            db,
-            name="kill test",
-            messages={"en": "Ngazi test"},
-            audience=Audience(),
-            quiet_hours=None,
+            db, name=name, messages={"en": "Ngazi test"}, audience=Audience(), quiet_hours=None
         )
         db.commit()
         campaigns.schedule(db, campaign, campaigns.preview(db, campaign, "KES 0.80"))
         db.commit()
         jobs.start(db, campaign)
-        campaign_id = campaign.id
+        return campaign.id
 
+
+def _tick(app: Flask, campaign_id: int) -> CampaignStatus | None:
+    with app.app_context():
+        jobs.tick()
+        return db_session().scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+
+
+def _outcome(app: Flask, campaign_id: int) -> tuple[dict[Any, int], int]:
+    """Rows by status, and claims made in all."""
+    with app.app_context():
+        db = db_session()
+        rows = db.execute(
+            select(OutboundSms.status, func.count())
+            .where(OutboundSms.campaign_id == campaign_id)
+            .group_by(OutboundSms.status)
+        ).all()
+        attempts = db.scalar(
+            select(func.sum(OutboundSms.attempts)).where(OutboundSms.campaign_id == campaign_id)
+        )
+    return dict(rows), int(attempts or 0)
+
+
+def _assert_everyone_once(counts: dict[Any, int], gateway: MockGateway) -> None:
+    assert sum(counts.values()) == RECIPIENTS
+    assert set(counts) <= {SmsStatus.SENT, SmsStatus.DELIVERED}
+    assert gateway.accepted_count == RECIPIENTS
+    assert gateway.duplicates == 0
+
+
+def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
+    app: Flask, gateway: MockGateway, capsys: Any
+) -> None:
+    campaign_id = _start_campaign(app, "kill test")
     workers = [_worker(app), _worker(app)]
     kills = orphaned = 0
     deadline = time.monotonic() + 120
-    status = CampaignStatus.SENDING
+    status: CampaignStatus | None = CampaignStatus.SENDING
     try:
         next_kill = time.monotonic() + 2.5  # a worker takes ~1.5 s to start
         while time.monotonic() < deadline:
@@ -165,27 +192,14 @@ def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
                 orphaned += _unanswered_claims(app, campaign_id)
                 workers.append(_worker(app))
                 next_kill = time.monotonic() + 1.0
-            with app.app_context():
-                jobs.tick()
-                db = db_session()
-                status = db.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+            status = _tick(app, campaign_id)
             if status is CampaignStatus.DONE and kills == KILLS:
                 break
     finally:
         for proc in workers:
             _kill(proc)
     gateway.flush_reports(timeout=10)
-
-    with app.app_context():
-        db = db_session()
-        rows = db.execute(
-            select(OutboundSms.status, func.count())
-            .where(OutboundSms.campaign_id == campaign_id)
-            .group_by(OutboundSms.status)
-        ).all()
-        attempts = db.scalar(
-            select(func.sum(OutboundSms.attempts)).where(OutboundSms.campaign_id == campaign_id)
-        )
+    counts, attempts = _outcome(app, campaign_id)
     with capsys.disabled():
         print(
             f"\nkill test: {kills} workers killed, {RECIPIENTS} recipients, "
@@ -194,8 +208,42 @@ def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
         )
     assert orphaned > 0, "no kill landed in the middle of a batch: the test proved nothing"
     assert status is CampaignStatus.DONE
-    counts = dict(rows)
-    assert sum(counts.values()) == RECIPIENTS
-    assert set(counts) <= {SmsStatus.SENT, SmsStatus.DELIVERED}
-    assert gateway.accepted_count == RECIPIENTS
-    assert gateway.duplicates == 0
+    _assert_everyone_once(counts, gateway)
+
+
+def test_redis_lost_mid_campaign_loses_nobody_and_repeats_nobody(
+    app: Flask, gateway: MockGateway, capsys: Any
+) -> None:
+    """Redis restarts with none of its data (no persistence): the queued batch
+    jobs, the scheduler's lock and the tick's chain are gone. The database holds
+    every recipient's row, so the tick finds the stalled campaign and plans what
+    is left again; claimed rows wait for their report or their timeout."""
+    campaign_id = _start_campaign(app, "redis test")
+    redis = app.extensions["ngazi_redis"]
+    workers = [_worker(app), _worker(app)]
+    deadline = time.monotonic() + 120
+    flushed_at = -1
+    status: CampaignStatus | None = CampaignStatus.SENDING
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            if flushed_at < 0 and 0 < gateway.accepted_count < RECIPIENTS // 2:
+                flushed_at = gateway.accepted_count
+                redis.flushdb()  # what a restart without persistence leaves
+            status = _tick(app, campaign_id)
+            if status is CampaignStatus.DONE:
+                break
+    finally:
+        for proc in workers:
+            _kill(proc)
+    gateway.flush_reports(timeout=10)
+    counts, attempts = _outcome(app, campaign_id)
+    with capsys.disabled():
+        print(
+            f"\nredis test: Redis emptied after {flushed_at} of {RECIPIENTS} sends; "
+            f"{gateway.accepted_count} accepted sends, {gateway.duplicates} repeated, "
+            f"{attempts} claims in all"
+        )
+    assert flushed_at > 0, "Redis was never emptied mid-campaign: the test proved nothing"
+    assert status is CampaignStatus.DONE
+    _assert_everyone_once(counts, gateway)
