@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -208,7 +209,9 @@ def test_backing_service_down_answers_busy_not_500(
     override: dict[str, str],
 ) -> None:
     broken = create_app({**base_config, **override})
+    started = time.monotonic()
     resp = broken.test_client().post("/ussd", data=FORM)
+    assert time.monotonic() - started < 1.0  # the gateway is not kept waiting
     assert (resp.status_code, resp.get_data(as_text=True)) == (
         200,
         "END Service busy, please try again in a few minutes.",
