@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from domain import analytics
 from domain.analytics import AreaFigures, Counts
 from domain.analytics_tables import Table, area_tables, areas_table
+from domain.areas import ancestors
 from models import Area, AreaLevel, AreaStatistic, SurveyRound
 
 CHILD_NAMES = {AreaLevel.PROVINCE: "County", AreaLevel.COUNTY: "Village"}
@@ -108,8 +109,11 @@ def villages_table(db: Session, round_id: int, tops: Sequence[Area]) -> Table:
     province and county names: the "all villages" export."""
     names: dict[int, tuple[str, int | None, AreaLevel]] = {}
     frontier = [a.id for a in tops]
-    for area in tops:
-        names[area.id] = (area.name, area.parent_id, area.level)
+    above = {i for chain in ancestors(db, frontier).values() for i in chain}
+    for ident, name, parent, level in db.execute(
+        select(Area.id, Area.name, Area.parent_id, Area.level).where(Area.id.in_(above))
+    ):  # the tops and the areas above them, for a village's province and county
+        names[ident] = (name, parent, level)
     while frontier:
         found = db.execute(
             select(Area.id, Area.name, Area.parent_id, Area.level).where(

@@ -9,7 +9,10 @@ Small-cell suppression (exports only; the console itself shows every figure to
 signed-in staff): a figure resting on 1 to 4 households is not written. A
 count becomes ``<5``; a share, a percent or a people count resting on so few
 households is left empty. A row for an area with fewer than 5 households
-surveyed is suppressed whole. Zero is written: it discloses nobody. This is the
+surveyed is suppressed whole (``<5`` households, nothing else), and so is every
+table about such an area (its indicators, gaps, water, FIES, hardship and change:
+every figure left empty, zeros too, since with two households a 0 tells as much
+as a 2). Elsewhere zero is written: it discloses nobody. This is the
 usual threshold of statistical offices (e.g. the UK ONS and US CDC publish no
 cell under 5); complementary disclosure (a parent's total minus the other
 children's) is not guarded against.
@@ -18,7 +21,7 @@ children's) is not guarded against.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -35,7 +38,8 @@ from domain.analytics import (
 SMALL_CELL = 5  # fewer households than this behind a figure: not exported
 SUPPRESSED = "<5"
 
-Kind = Literal["text", "count", "share", "percent", "index"]
+# "count": households; "people": people, resting on the households of ``basis``.
+Kind = Literal["text", "count", "people", "share", "percent", "index"]
 
 INDICATOR_NAMES = {
     "years_of_schooling": "Years of schooling",
@@ -107,7 +111,7 @@ class Cell:
         """The exported text: suppressed, or a plain number (shares 0–1 with
         4 decimals, percents with 1, the MPI with 4)."""
         if self.suppressed():
-            return SUPPRESSED if self.kind == "count" and self.value == self.basis else ""
+            return SUPPRESSED if self.kind == "count" else ""
         value = self.value
         if value is None:
             return ""
@@ -139,10 +143,16 @@ class Table:
     header: Sequence[str]
     rows: Sequence[Sequence[Cell]]
     area_rows: bool = False  # one row per area: suppressed whole under SMALL_CELL
+    base: int | None = None  # the households of the one area it is about, if it is
 
     def csv_rows(self) -> Iterator[list[str]]:
+        """The rows as exported: small cells suppressed, and every figure of a
+        table about one area with fewer than ``SMALL_CELL`` households."""
+        whole = self.base is not None and 0 < self.base < SMALL_CELL
         for row in self.rows:
-            if self.area_rows and _row_suppressed(row):
+            if whole:  # even a 0 would tell about two or three households
+                yield [cell.csv() if cell.kind == "text" else "" for cell in row]
+            elif self.area_rows and _row_suppressed(row):
                 yield _suppressed_row(row)
             else:
                 yield [cell.csv() for cell in row]
@@ -172,7 +182,7 @@ def _row_suppressed(row: Sequence[Cell]) -> bool:
 
 
 def _count(f: AreaFigures, measure: str, people: bool = False) -> Cell:
-    return Cell(f.count(measure, people), "count", f.count(measure))
+    return Cell(f.count(measure, people), "people" if people else "count", f.count(measure))
 
 
 def _share(f: AreaFigures, measure: str, people: bool = False) -> Cell:
@@ -208,7 +218,7 @@ def summary_cells(households: int, c: Mapping[str, int]) -> list[Cell]:
     m = None if h is None else (h * a if a is not None else Fraction(0))
     return [
         Cell(households, "count", households),
-        Cell(people, "count", households),
+        Cell(people, "people", households),
         Cell(h, "share", poor_h),
         Cell(a, "share", poor_h),
         Cell(m, "index", poor_h),
@@ -286,7 +296,7 @@ def water_table(f: AreaFigures) -> Table:
         [
             Cell(WATER_NAMES[level]),
             _count(f, f"water:{level}"),
-            Cell(f.count(f"water:{level}", True), "count", f.count(f"water:{level}")),
+            Cell(f.count(f"water:{level}", True), "people", f.count(f"water:{level}")),
             _share(f, f"water:{level}", people=True),
         ]
         for level in WATER_LEVELS
@@ -340,8 +350,10 @@ def change_table(f: AreaFigures, previous: str | None) -> Table:
 
 
 def area_tables(f: AreaFigures, previous: str | None) -> list[Table]:
-    """Every table about one area but its children, in page order."""
-    return [
+    """Every table about one area but its children, in page order; exported,
+    each is suppressed whole when the area has fewer than ``SMALL_CELL``
+    households."""
+    tables = [
         indicators_table(f),
         guarantees_table(f),
         water_table(f),
@@ -349,3 +361,4 @@ def area_tables(f: AreaFigures, previous: str | None) -> list[Table]:
         hardship_table(f),
         change_table(f, previous),
     ]
+    return [replace(t, base=f.households) for t in tables]

@@ -33,6 +33,7 @@ ACTIONS: Mapping[str, str] = {
     "job.applicants": "viewed {rows} applicants of job {subject_id} ({format}, numbers {numbers})",
     "market.offers": "exported {rows} offers ({format}, numbers masked)",
     "audit.export": "exported {rows} audit events ({format})",
+    "export.analytics": "exported the {table} table of area {subject_id} ({rows} rows)",
     # From the command line (domain.privacy): detail holds counts per table.
     "privacy.export": "exported everything held about {subject_id}",
     "privacy.erase": "erased {subject_id}",

@@ -257,3 +257,19 @@ def test_demo_households_are_surveyed_in_two_rounds(app: Flask) -> None:
         assert top.count("left_poverty") > 0 and 0 < top.count("poor") < top.households
     again = runner.invoke(args=["demo", "households"])
     assert again.output.startswith("demo households: 0 new")  # idempotent
+
+
+def test_tables_about_an_area_under_five_households_export_no_figure(
+    app: Flask, client: FlaskClient, surveyed: dict[str, Any]
+) -> None:
+    sign_in(app, client)
+    for table in ("indicators", "guarantees", "water", "fies", "hardship", "change"):
+        rows = rows_of(client.get(f"/console/analytics/{surveyed['Katito']}/export/{table}.csv"))
+        assert len(rows) > 2
+        labels = 3 if table == "indicators" else 1  # dimension, indicator, weight
+        numbers = [cell for row in rows[1:] for cell in row[labels:]]
+        assert numbers and all(cell == "" for cell in numbers), (table, rows)
+    water = rows_of(client.get(f"/console/analytics/{surveyed['Kisumu']}/export/water.csv"))
+    for row in water[1:]:  # 23 households: a level with 1-4 shows <5 and no people
+        if row[1] == "<5":
+            assert row[2] == "" and row[3] == ""

@@ -311,3 +311,37 @@ def test_editors_and_organisations_from_the_command_line(app: Flask, category: i
     assert made.output.endswith("amina Amina Hassan, editor (Maji Safi Trust)\n")
     listed = runner.invoke(args=["org", "list"]).output.splitlines()
     assert listed[1].split("\t")[1:] == ["Maji Safi Trust", "1", "0"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/console/content/2147483648"),
+        ("GET", "/console/content/99999999999999999999"),
+        ("GET", "/console/content/2147483648/revisions"),
+        ("GET", "/console/content/1/revisions/2147483648"),
+        ("POST", "/console/content/99999999999"),
+        ("POST", "/console/content/99999999999/publish"),
+        ("POST", "/console/content/99999999999/unpublish"),
+        ("GET", "/console/content/0"),
+    ],
+)
+def test_ids_no_column_can_hold_are_404(
+    app: Flask, client: FlaskClient, method: str, path: str
+) -> None:
+    make_user(app)
+    assert login(client, "achieng", PASSWORD).status_code == 302
+    token = csrf_token(client.get("/console/content/new").get_data(as_text=True))
+    resp = client.open(path, method=method, data={"csrf_token": token})
+    assert resp.status_code == 404
+
+
+def test_a_category_no_column_can_hold_is_refused_not_a_500(
+    app: Flask, client: FlaskClient, category: int
+) -> None:
+    make_user(app)
+    assert login(client, "achieng", PASSWORD).status_code == 302
+    form = _form(client, "/console/content/new", category="99999999999", slug="big-id")
+    form |= {"title_en": "A title", "body_en": "A text", "save": "1"}
+    resp = client.post("/console/content/new", data=form)
+    assert resp.status_code == 422

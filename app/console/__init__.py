@@ -9,8 +9,11 @@ CSRF-protected: the gateway's callbacks (``/ussd``, ``/sms/…``) carry no token
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, render_template
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import IntegerConverter
 
 bp = Blueprint(
     "console",
@@ -45,6 +48,14 @@ def row_id(text: str | None) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
+class RowIdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a row id, 1 to ``MAX_ID`` (a larger number
+    would overflow the column: 404, not a database error)."""
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
 def init_app(app: Flask) -> None:
     from app.console import (  # noqa: F401 (routes)
         analytics,
@@ -59,4 +70,5 @@ def init_app(app: Flask) -> None:
     )
 
     auth.init_app(app)
+    app.url_map.converters["id"] = RowIdConverter
     app.register_blueprint(bp)

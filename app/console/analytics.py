@@ -59,17 +59,19 @@ def _scope(db: Session, area_id: int | None) -> tuple[Area | None, list[Area], l
         roots = sorted((a for a in user.areas if a.id in tops), key=lambda a: a.name)
     if area_id is None:
         return None, roots, []
-    area = db.get(Area, area_id) if area_id <= 2**31 - 1 else None
+    area = db.get(Area, area_id)
     if area is None or (visible is not None and area_id not in visible):
         abort(404, "No such area.")
-    root_ids = {a.id for a in roots}
+    # The way down from the top the user starts at: a supervisor's trail stops
+    # at their own area (the areas above it are not theirs to open).
     trail: list[Area] = []
-    for ident in ancestors(db, [area_id])[area_id][1:]:
-        above = db.get(Area, ident)
-        if above is not None:
-            trail.insert(0, above)
-        if ident in root_ids:
-            break
+    if area_id not in {a.id for a in roots}:
+        for ident in ancestors(db, [area_id])[area_id][1:]:
+            if visible is not None and ident not in visible:
+                break
+            above = db.get(Area, ident)
+            if above is not None:
+                trail.insert(0, above)
     return area, roots, trail
 
 
@@ -117,7 +119,7 @@ def charts(page: Report) -> dict[str, Chart]:
 
 
 @bp.get("/analytics")
-@bp.get("/analytics/<int:area_id>")
+@bp.get("/analytics/<id:area_id>")
 def analytics_page(area_id: int | None = None) -> ResponseReturnValue:
     db = db_session()
     round_ = _round(db)
@@ -133,7 +135,7 @@ def analytics_page(area_id: int | None = None) -> ResponseReturnValue:
 
 
 @bp.get("/analytics/export/<name>.csv")
-@bp.get("/analytics/<int:area_id>/export/<name>.csv")
+@bp.get("/analytics/<id:area_id>/export/<name>.csv")
 def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnValue:
     db = db_session()
     round_ = _round(db)

@@ -170,7 +170,7 @@ def content_new() -> ResponseReturnValue:
     ), status
 
 
-@bp.route("/content/<int:article_id>", methods=["GET", "POST"])
+@bp.route("/content/<id:article_id>", methods=["GET", "POST"])
 def content_edit(article_id: int) -> ResponseReturnValue:
     """The editor: the four languages side by side, each with its USSD screens
     and SMS parts. "Save" keeps a new revision; "Count" measures what is typed
@@ -227,12 +227,12 @@ def _organisation_name(db: Session, article: Article) -> str:
     return org.name if org else "?"
 
 
-@bp.post("/content/<int:article_id>/publish")
+@bp.post("/content/<id:article_id>/publish")
 def content_publish(article_id: int) -> ResponseReturnValue:
     return _set_published(article_id, True)
 
 
-@bp.post("/content/<int:article_id>/unpublish")
+@bp.post("/content/<id:article_id>/unpublish")
 def content_unpublish(article_id: int) -> ResponseReturnValue:
     return _set_published(article_id, False)
 
@@ -294,7 +294,7 @@ def content_counts() -> ResponseReturnValue:
 # -- history ----------------------------------------------------------------------------------
 
 
-@bp.get("/content/<int:article_id>/revisions")
+@bp.get("/content/<id:article_id>/revisions")
 def content_history(article_id: int) -> ResponseReturnValue:
     """Every revision of the article, newest first: number, when, who, what."""
     db = db_session()
@@ -313,7 +313,7 @@ def content_history(article_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.get("/content/<int:article_id>/revisions/<int:number>")
+@bp.get("/content/<id:article_id>/revisions/<id:number>")
 def content_revision(article_id: int, number: int) -> ResponseReturnValue:
     """One revision's snapshot: the article as it stood after that change."""
     db = db_session()

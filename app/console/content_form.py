@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from app.console import MAX_ID
 from domain.content_admin import Draft
 from domain.translation import LANGUAGES
 from models import Article, Category, CategoryTranslation, Topic
@@ -66,7 +67,9 @@ class ArticleForm(FlaskForm):  # type: ignore[misc]
         }
 
     def draft(self) -> Draft:
-        category = self.category.data if isinstance(self.category.data, int) else 0
+        data = self.category.data
+        # Not a row id (a tampered form): no category, refused as "choose one".
+        category = data if isinstance(data, int) and 0 < data <= MAX_ID else 0
         return Draft(category, self.slug.data or "", self.source.data or "", self.texts())
 
     def base(self) -> int | None:
