@@ -475,6 +475,18 @@ def test_a_session_is_dropped_when_the_browser_changes(app: Flask, client: Flask
     assert resp.status_code == 302  # Flask-Login's "strong" session protection
 
 
+def test_a_copied_cookie_cannot_pass_by_naming_its_owner_in_x_forwarded_for(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app)
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.8"
+    login(client, "achieng", PASSWORD)
+    assert signed_in(client)
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.9"  # another machine, the same cookie
+    resp = client.get("/console/", headers={"X-Forwarded-For": "127.0.0.8"})
+    assert resp.status_code == 302  # not a trusted proxy: its header is not believed
+
+
 # -- failed sign-ins per address -------------------------------------------------------
 
 

@@ -329,3 +329,12 @@ def test_applicants_and_offer_exports_are_on_record(app: Flask, client: FlaskCli
     assert {e["user_id"] for e in _events(app)} == {user}
     with app.app_context():
         assert db_session().get(ConsoleUser, user) is not None
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_the_first_and_last_days_a_date_holds_are_filters_like_any(
+    app: Flask, client: FlaskClient, day: str
+) -> None:
+    _sign_in(app, client)
+    for fmt in ("", "&format=csv"):
+        assert client.get(f"/console/audit?since={day}&until={day}{fmt}").status_code == 200

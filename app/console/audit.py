@@ -9,7 +9,7 @@ Filters: ``user`` (a username), ``action``, ``subject_type`` and ``subject_id``,
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import abort, make_response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -60,7 +60,8 @@ def _filters() -> tuple[audit.Filters, dict[str, str], list[str]]:
     values["since"] = f"{since:%Y-%m-%d}" if since else ""
     values["until"] = f"{until:%Y-%m-%d}" if until else ""
     if until is not None:
-        until += timedelta(days=1)  # the day given is included
+        # The day given is included; the last day a date holds has no next day.
+        until = until + timedelta(days=1) if until.date() < date.max else None
     return audit.Filters(**fields, since=since, until=until), values, errors
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -125,9 +126,20 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
+    # Flask-Login's own identifier believes any X-Forwarded-For, so a copied
+    # cookie passed "strong" protection by sending its owner's address there.
+    # This one sees the client as the rest of the app does (TRUSTED_PROXIES).
+    login_manager._session_identifier_generator = _session_identifier
     login_manager.login_view = "console.login"
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
+
+
+def _session_identifier() -> str:
+    """What "strong" session protection compares on every request: a hash of
+    the client's address (``request_address``) and its browser."""
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{request_address()}|{agent}".encode()).hexdigest()
 
 
 def _load_user(user_id: str) -> SignedIn | None:
