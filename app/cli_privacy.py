@@ -79,7 +79,8 @@ def privacy_group() -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the JSON here (created readable by its owner only); default: stdout.",
+    help="Write the JSON to this new file (readable by its owner only; an existing "
+    "file or a link is refused); default: stdout.",
 )
 @with_appcontext
 def export_command(msisdn: str, out: str | None) -> None:
@@ -96,8 +97,15 @@ def export_command(msisdn: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    # Personal data: readable by whoever ran the command only.
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Personal data: a new file, readable by whoever ran the command only. Never
+    # an existing file (its mode would stay, and `--out /etc/passwd` as root
+    # would replace it) and never through a symbolic link.
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists: choose a new file") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {out}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     click.echo(f"wrote {out}", err=True)

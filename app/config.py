@@ -18,9 +18,17 @@ DEV_SECRET_KEY = "dev-only-not-secret"
 DEV_WEBHOOK_TOKEN = "dev-only-webhook-token"
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: {value} is below {minimum}")
+    return value
 
 
 def from_env() -> dict[str, Any]:
@@ -108,6 +116,6 @@ def from_env() -> dict[str, Any]:
         # Retention (docs/privacy.md): days raw SMS are kept (inbound rows deleted,
         # outbound texts removed), and days audit events are kept (0: for ever).
         # Applied by `flask privacy purge` and once a day by the workers.
-        "RAW_SMS_RETENTION_DAYS": _int("RAW_SMS_RETENTION_DAYS", 90),
-        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", 0),
+        "RAW_SMS_RETENTION_DAYS": _int("RAW_SMS_RETENTION_DAYS", 90, minimum=0),
+        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", 0, minimum=0),
     }

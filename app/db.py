@@ -18,6 +18,10 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from app.config import ROOT
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url``; SQLite gets foreign keys and a busy timeout.
 
@@ -36,6 +40,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # SQLite's lower() folds ASCII only; PostgreSQL's folds every letter.
+            # The same on both, so a search for "élodie" finds "ÉLODIE" here too.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")

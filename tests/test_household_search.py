@@ -76,6 +76,12 @@ def test_a_name_is_found_by_any_part_in_any_case(db: Session) -> None:
     assert _names(search(db, name="Nobody", visible=None)) == []
 
 
+def test_letters_beyond_ascii_are_found_in_any_case_on_every_database(db: Session) -> None:
+    _household(db, "ÉLODIE ÖZTÜRK")
+    for typed in ("ÉLODIE", "élodie", "öztürk", "Élodie Öz"):
+        assert _names(search(db, name=typed, visible=None)) == ["ÉLODIE ÖZTÜRK"], typed
+
+
 def test_by_name_order_and_a_household_surveyed_again_moves_up(db: Session) -> None:
     first = _household(db, "Baraka Ochieng")
     _household(db, "Achieng Atieno")

@@ -640,3 +640,35 @@ def test_no_number_pin_or_password_reaches_the_logs(
 def test_the_filter_masks_records_made_before_install() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "to %s", (PERSON,), None)
     assert MaskingFilter().filter(record) and record.getMessage() == "to +2547******01"
+
+
+def test_export_never_writes_over_a_file_or_through_a_link(app: Flask, tmp_path: Path) -> None:
+    existing = tmp_path / "existing.json"
+    existing.write_text("keep me")
+    target = tmp_path / "target.txt"
+    target.write_text("keep me too")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    runner = app.test_cli_runner()
+    for path in (existing, link):
+        result = runner.invoke(args=["privacy", "export", "+254700000101", "--out", str(path)])
+        assert result.exit_code == 1, result.output
+    assert "exists: choose a new file" in result.output or "cannot create" in result.output
+    assert existing.read_text() == "keep me" and target.read_text() == "keep me too"
+    fresh = tmp_path / "fresh.json"
+    result = runner.invoke(args=["privacy", "export", "+254700000101", "--out", str(fresh)])
+    assert result.exit_code == 0 and fresh.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("abc", "RAW_SMS_RETENTION_DAYS: 'abc' is not a whole number"), ("-1", "is below 0")],
+)
+def test_a_bad_retention_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, raw: str, message: str
+) -> None:
+    from app.config import from_env
+
+    monkeypatch.setenv("RAW_SMS_RETENTION_DAYS", raw)
+    with pytest.raises(ValueError, match=message):
+        from_env()
