@@ -202,7 +202,10 @@ def test_odd_requests_are_404(
     app: Flask, client: FlaskClient, surveyed: dict[str, Any], path: str
 ) -> None:
     sign_in(app, client)
-    assert client.get(path).status_code == 404
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert 'data-testid="error-message"' in resp.get_data(as_text=True)  # the console's page
+    assert resp.headers["X-Frame-Options"] == "DENY"
 
 
 def test_no_surveys_yet_and_signed_out(app: Flask, client: FlaskClient) -> None:

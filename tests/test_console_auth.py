@@ -109,7 +109,7 @@ def test_sign_in_lands_on_the_console_with_the_name_and_role(
     assert home.status_code == 200
     assert "Welcome, Achieng Odhiambo" in html
     assert 'data-testid="role">admin<' in html
-    assert "Analytics (poverty by area, from province down to village)" in html
+    assert "Analytics</a>: the MPI, its indicators" in html and "Coming next" not in html
     assert "You see every area." in html
     user = user_row(app, uid)
     assert user.failed_logins == 0 and user.last_login_at is not None

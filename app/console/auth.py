@@ -124,6 +124,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["CONSOLE_SECURE_COOKIES"]
     app.extensions["ngazi_console_limit"] = parse(app.config["CONSOLE_LOGIN_LIMIT"])
     csrf.init_app(app)
+    app.register_error_handler(404, _not_found)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     # Flask-Login's own identifier believes any X-Forwarded-For, so a copied
@@ -201,6 +202,26 @@ def _headers(response: Any) -> Any:
     # Signed-in pages must not be kept by the browser's cache or a proxy.
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _not_found(exc: Any) -> Any:
+    """A page of the console's own for anything under /console that is not
+    there (no such page, or an id that is not there or not the user's), with
+    the console's headers; elsewhere Werkzeug's plain 404 (the gateway's
+    callbacks answer their own)."""
+    if not request.path.startswith(bp.url_prefix or "/console"):
+        return exc
+    response = current_app.make_response(
+        (
+            render_template(
+                "console/error.html",
+                title="Not found",
+                message="There is no such page here, or it is not yours to see.",
+            ),
+            404,
+        )
+    )
+    return _headers(response)
 
 
 @bp.errorhandler(CSRFError)
