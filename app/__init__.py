@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cli,
         cli_analytics,
         cli_campaign,
+        cli_data,
         cli_job,
         cli_privacy,
         cli_sms,
@@ -76,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     cli_analytics.init_app(app)
     cli_campaign.init_app(app)
+    cli_data.init_app(app)
     cli_job.init_app(app)
     cli_privacy.init_app(app)
     cli_sms.init_app(app)

@@ -76,7 +76,9 @@ def load_areas(db: Session, path: Path = DEMO_DIR / "areas.yaml") -> int:
 
 def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
     """Upsert categories and articles with all their translations; return the
-    number of articles. Raises ``KeyError`` on a malformed file."""
+    number of articles. An article last changed in the console is left as it
+    is (``make run`` loads the demo at every start). Raises ``KeyError`` on a
+    malformed file."""
     doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     n_articles = 0
     for topic_name, cats in doc.items():
@@ -95,6 +97,9 @@ def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
                 if article is None:
                     article = Article(slug=art["slug"])
                     category.articles.append(article)
+                elif _changed_in_the_console(db, article):
+                    n_articles += 1  # someone's edit outranks the demo file
+                    continue
                 article.position = apos
                 article.published = True
                 article.source = art.get("source", "")
@@ -111,6 +116,15 @@ def load_content(db: Session, path: Path = DEMO_DIR / "content.yaml") -> int:
     db.commit()
     content_cache.clear_cache()
     return n_articles
+
+
+def _changed_in_the_console(db: Session, article: Article) -> bool:
+    """Whether the article's latest revision was made by a console user (not by
+    this loader): loading the demo again leaves such an article alone."""
+    from domain import content_admin
+
+    latest = content_admin.latest_revision(db, article.id)
+    return latest is not None and latest.user_id is not None
 
 
 def _record_revision(db: Session, article: Article) -> None:

@@ -30,7 +30,7 @@ from models import (
     Organisation,
     Topic,
 )
-from tests.test_console_auth import make_user
+from tests.test_console_auth import PASSWORD, make_user
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CATEGORY = {
@@ -450,3 +450,44 @@ def test_publishing_shows_the_article_on_ussd_at_once_and_unpublishing_hides_it(
         assert all(
             name != CATEGORY["en"] for _, name in content.list_categories(db, Topic.HEALTH, "en")
         )
+
+
+def test_loading_the_demo_again_leaves_an_article_edited_in_the_console(
+    app: Flask, scratch: int
+) -> None:
+    from domain import console_users, demo
+
+    with app.app_context():
+        db = db_session()
+        user = console_users.create_user(
+            db, username="otieno", name="Otieno", password=PASSWORD, role=ConsoleRole.ADMIN
+        )
+        db.commit()
+        article = db.scalars(select(Article).order_by(Article.id)).first()
+        assert article is not None
+        base = content_admin.latest_revision(db, article.id)
+        assert base is not None
+        texts = {t.language: (t.title, t.body) for t in article.translations}
+        texts["en"] = ("Edited in the console", texts["en"][1])
+        edited = content_admin.edit_article(
+            db,
+            user,
+            article,
+            Draft(article.category_id, article.slug, article.source, texts),
+            base.number,
+            T0,
+        )
+        assert edited is not None
+        try:
+            demo.load_content(db)  # what `make run` does at every start
+            db.expire_all()
+            again = db.get(Article, article.id)
+            assert again is not None
+            assert {t.language: t.title for t in again.translations}[
+                "en"
+            ] == "Edited in the console"
+            assert [r.number for r in _revisions(article.id)][-1] == edited.number  # no new one
+        finally:
+            db.execute(delete(ArticleRevision).where(ArticleRevision.user_id.is_not(None)))
+            db.commit()
+            demo.load_content(db)  # the demo text back, for the other tests
