@@ -279,8 +279,8 @@ def dial(msisdn: str, url: str | None, code: str | None) -> None:
 )
 @with_appcontext
 def worker(burst: bool, fork: bool | None, queues: tuple[str, ...]) -> None:
-    """Run an RQ worker on the Ngazi queues (all by default, or ``--queue``
-    ones, always in priority order), with the scheduler (for retries).
+    """Run an RQ worker on the Ngazi queues (all by default, or those named
+    with --queue, always in priority order), with the scheduler (for retries).
 
     Without forking (the default) a job runs in the worker process: its
     database connections and imports are reused, which a campaign's thousands

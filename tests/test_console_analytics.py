@@ -276,3 +276,23 @@ def test_tables_about_an_area_under_five_households_export_no_figure(
     for row in water[1:]:  # 23 households: a level with 1-4 shows <5 and no people
         if row[1] == "<5":
             assert row[2] == "" and row[3] == ""
+
+
+def test_csv_file_names_are_ascii_and_name_the_round(
+    app: Flask, client: FlaskClient, surveyed: dict[str, Any]
+) -> None:
+    sign_in(app, client)
+    with app.app_context():
+        db = db_session()
+        db.get(Area, surveyed["Kisumu"]).name = "基苏木 Kisumu"  # type: ignore[union-attr]
+        db.commit()
+    try:
+        resp = client.get(f"/console/analytics/{surveyed['Kisumu']}/export/areas.csv")
+        assert resp.status_code == 200
+        disposition = resp.headers["Content-Disposition"]
+        assert disposition.startswith('attachment; filename="ngazi-areas-kisumu-2026-')
+    finally:
+        with app.app_context():
+            db = db_session()
+            db.get(Area, surveyed["Kisumu"]).name = "Kisumu"  # type: ignore[union-attr]
+            db.commit()

@@ -163,5 +163,12 @@ def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnVal
         address=request_address(),
     )
     db.commit()
-    slug = "".join(c if c.isalnum() else "-" for c in where.lower()).strip("-") or "area"
-    return csv_response(f"{table.name}-{slug}-{round_.id}", table.header, table.csv_rows())
+    # ASCII only: a header carries Latin-1 at most, and area names are any script.
+    name = f"{table.name}-{_slug(where, 'area')}-{_slug(round_.name, str(round_.id))}"
+    return csv_response(name, table.header, table.csv_rows())
+
+
+def _slug(text: str, default: str) -> str:
+    """``"Pap Onditi"`` → ``"pap-onditi"``; ``default`` when nothing is left."""
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in slug.split("-") if part)[:40] or default
