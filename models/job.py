@@ -53,6 +53,11 @@ class Job(Base):
     closes_on: Mapped[date] = mapped_column(Date)
     status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The organisation that posted it (an NGO editor manages only its own jobs);
+    # None: posted by the service (the CLI, an admin or operator).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id"), default=None, index=True
+    )
 
 
 class JobApplication(Base):

@@ -152,6 +152,16 @@ def upgrade() -> None:
             sqlite_where=sa.text("is_latest"),
         )
 
+    with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("organisation_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_job_organisation_id"), ["organisation_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_job_organisation_id_organisation"),
+            "organisation",
+            ["organisation_id"],
+            ["id"],
+        )
+
     if op.get_bind().dialect.name == "postgresql":
         # The console finds households by any part of the head's name; a trigram
         # index serves ILIKE '%...%' over millions of rows (pg_trgm is a trusted
@@ -164,6 +174,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_job_organisation_id_organisation"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_job_organisation_id"))
+        batch_op.drop_column("organisation_id")
     op.execute("DROP INDEX IF EXISTS ix_household_head_name_trgm")
     with op.batch_alter_table("household_survey", schema=None) as batch_op:
         batch_op.drop_index("ix_household_survey_latest_completed")
