@@ -42,6 +42,12 @@ def _caller(app: Flask, *, village: str | None = "Kisumu/Ahero", language: str =
         return sid
 
 
+def nairobi_today() -> date:
+    """Today where the demo jobs are: the menu lists by the area's clock, and
+    from 21:00 UTC Nairobi is already on the next day."""
+    return jobs.local_today("Africa/Nairobi", datetime.now(UTC))
+
+
 def _job(app: Flask, at: str = "Kisumu/Ahero", days: int = 10, **overrides: Any) -> int:
     """A job closing ``days`` from today (the menu lists by the clock)."""
     with app.app_context():
@@ -56,7 +62,7 @@ def _job(app: Flask, at: str = "Kisumu/Ahero", days: int = 10, **overrides: Any)
             "wage_period": "day",
             "currency": "KES",
             "slots": 12,
-            "closes_on": date.today() + timedelta(days=days),
+            "closes_on": nairobi_today() + timedelta(days=days),
             "now": datetime.now(UTC),
         }
         fields.update(overrides)
@@ -92,7 +98,7 @@ def _sms(app: Flask) -> list[tuple[str, str]]:
 
 
 def _closes(days: int) -> str:
-    return format_date(date.today() + timedelta(days=days), format="medium", locale="en")
+    return format_date(nairobi_today() + timedelta(days=days), format="medium", locale="en")
 
 
 def test_the_list_is_nearest_first(app: Flask, dial: Any) -> None:
@@ -242,7 +248,7 @@ def test_a_job_past_its_closing_day_is_not_listed(app: Flask, dial: Any) -> None
     _caller(app)
     job_id = _job(app, days=0)
     with app.app_context():  # its closing day passed (as at midnight in Nairobi)
-        db_session().get(Job, job_id).closes_on = date.today() - timedelta(days=2)  # type: ignore[union-attr]
+        db_session().get(Job, job_id).closes_on = nairobi_today() - timedelta(days=2)  # type: ignore[union-attr]
         db_session().commit()
     assert "No jobs open near you now" in _walk(dial, "s-past", "2")
 
