@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
-from domain import mpi
+from domain import labels, mpi
 from domain.analytics import (
     FIES_CLASSES,
     GUARANTEES,
@@ -41,38 +41,10 @@ SUPPRESSED = "<5"
 # "count": households; "people": people, resting on the households of ``basis``.
 Kind = Literal["text", "count", "people", "share", "percent", "index"]
 
-INDICATOR_NAMES = {
-    "years_of_schooling": "Years of schooling",
-    "school_attendance": "School attendance",
-    "child_mortality": "Child mortality",
-    "nutrition": "Nutrition",
-    "electricity": "Electricity",
-    "sanitation": "Sanitation",
-    "drinking_water": "Drinking water",
-    "housing": "Housing",
-    "cooking_fuel": "Cooking fuel",
-    "assets": "Assets",
-}
-DIMENSION_OF = {name: dim for dim, names in mpi.DIMENSIONS.items() for name in names}
-DIMENSION_NAMES = {
-    "education": "Education",
-    "health": "Health",
-    "living_standards": "Living standards",
-}
-GUARANTEE_NAMES = {
-    "food": "Enough food (no worry)",
-    "clothing": "Enough clothing (no worry)",
-    "education": "Compulsory education",
-    "medical": "Basic medical care",
-    "housing": "Safe housing",
-    "water": "Safe drinking water",
-}
-WATER_NAMES = {
-    "basic": "Basic",
-    "limited": "Limited (over 30 min)",
-    "unimproved": "Unimproved",
-    "surface_water": "Surface water",
-}
+INDICATOR_NAMES = labels.INDICATORS
+DIMENSION_OF = labels.DIMENSION_OF
+GUARANTEE_NAMES = labels.GUARANTEES
+WATER_NAMES = labels.WATER_LEVELS
 FIES_NAMES = {
     "secure": "Food secure (0)",
     "mild": "Mild (1–3)",
@@ -261,7 +233,7 @@ def areas_table(
 def indicators_table(f: AreaFigures) -> Table:
     rows = [
         [
-            Cell(DIMENSION_NAMES[DIMENSION_OF[name]]),
+            Cell(DIMENSION_OF[name]),
             Cell(INDICATOR_NAMES[name]),
             Cell(str(mpi.WEIGHTS[name])),  # exact: 1/6, 1/18
             _share(f, f"deprived:{name}", people=True),

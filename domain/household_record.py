@@ -18,46 +18,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import mpi
+from domain import labels, mpi
 from domain.xlsform import Repeat
 from models import Area, Cadre, Household, HouseholdSurvey, SurveyRound
 
 LANGUAGE = "en"  # the console's language
 
-INDICATOR_LABELS = {
-    "years_of_schooling": "Years of schooling",
-    "school_attendance": "School attendance",
-    "child_mortality": "Child mortality",
-    "nutrition": "Nutrition",
-    "electricity": "Electricity",
-    "sanitation": "Sanitation",
-    "drinking_water": "Drinking water",
-    "housing": "Housing",
-    "cooking_fuel": "Cooking fuel",
-    "assets": "Assets",
-}
-DIMENSION_OF = {i: d.replace("_", " ") for d, names in mpi.DIMENSIONS.items() for i in names}
+INDICATOR_LABELS = labels.INDICATORS
+DIMENSION_OF = labels.DIMENSION_OF
 #: 两不愁三保障, and safe water: the ``*_ok`` columns.
-GUARANTEES = {
-    "food_ok": "Enough food",
-    "clothing_ok": "Enough clothing",
-    "education_ok": "Compulsory education (no child of 6-15 out of school)",
-    "medical_ok": "Basic medical care (every member insured)",
-    "housing_ok": "Safe housing",
-    "water_ok": "Safe drinking water (JMP basic)",
-}
-WATER_LEVELS = {
-    "basic": "Basic",
-    "limited": "Limited (over 30 minutes)",
-    "unimproved": "Unimproved",
-    "surface_water": "Surface water",
-}
-SANITATION_LEVELS = {
-    "basic": "Basic",
-    "limited": "Limited (shared)",
-    "unimproved": "Unimproved",
-    "open_defecation": "Open defecation",
-}
+GUARANTEES = {f"{need}_ok": name for need, name in labels.GUARANTEES.items()}
+WATER_LEVELS = labels.WATER_LEVELS
+SANITATION_LEVELS = labels.SANITATION_LEVELS
 FOOD_INSECURITY = {
     "secure": "Food secure",
     "mild": "Mild food insecurity",

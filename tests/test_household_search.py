@@ -231,7 +231,7 @@ def test_a_record_shows_every_survey_and_what_changed(db: Session) -> None:
         "Cooking fuel",
         "Assets",
     ]
-    assert {i.dimension for i in before.indicators} == {"education", "health", "living standards"}
+    assert {i.dimension for i in before.indicators} == {"Education", "Health", "Living standards"}
     assert (before.water, before.sanitation) == ("Surface water", "Open defecation")
     assert (before.food_insecurity, before.fies_score, before.hardship) == (
         "Food secure",
@@ -250,7 +250,7 @@ def test_a_record_shows_every_survey_and_what_changed(db: Session) -> None:
     assert change.lost == ["Sanitation", "Drinking water", "Housing", "Cooking fuel", "Assets"]
     assert change.gained == []
     assert change.guarantees_now_met == ["Safe drinking water (JMP basic)"]
-    assert change.guarantees_now_unmet == ["Enough clothing"]
+    assert change.guarantees_now_unmet == ["Enough clothing (no worry)"]
     assert ("Name of the household head?", "Wanjiru Kamau") in now.answers
     assert ("Which village?", "Kombewa") in now.answers
     assert ("Drinking water from?", "Home tap") in now.answers
