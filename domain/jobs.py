@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -40,6 +41,8 @@ PERIODS = {
 #: Longest title and requirements (characters): a title is a USSD list label.
 MAX_TITLE, MAX_REQUIREMENTS = 40, 300
 MAX_SLOTS = 10_000
+#: A closing date further ahead is a typing mistake (9999-12-31).
+MAX_OPEN_DAYS = 366
 #: The ``Numeric(12, 2)`` column holds less than this.
 MAX_WAGE = Decimal("1E10")
 #: Control characters, and the invisible format characters that reorder or hide
@@ -49,7 +52,15 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206
 
 
 class JobError(ValueError):
-    """A job or application that cannot be made as asked; the message says why."""
+    """A job or application that cannot be made as asked; the message says why.
+    ``problems`` maps what was wrong (a field of the console's job form:
+    ``title_sw``, ``requirements_en``, ``employer``, ``contact``, ``area``,
+    ``wage``, ``wage_period``, ``currency``, ``slots``, ``closes_on``; ``""`` for
+    the whole) to its message, in the order found; the message joins them."""
+
+    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = dict(problems) if problems else {"": message}
 
 
 class JobClosed(JobError):
@@ -68,6 +79,113 @@ def is_open(db: Session, job: Job, now: datetime) -> bool:
     return job.status is JobStatus.OPEN and job.closes_on >= local_today(zone, now)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A job's fields as ``check_job`` cleaned them."""
+
+    titles: dict[str, str]
+    requirements: dict[str, str]
+    employer: str
+    contact_msisdn: str
+    area: Area
+    wage: Decimal
+    wage_period: str
+    currency: str
+    slots: int
+    closes_on: date
+
+
+def check_job(
+    db: Session,
+    *,
+    titles: Mapping[str, str],
+    employer: str,
+    contact: str,
+    area_id: int,
+    wage: Decimal | str,
+    wage_period: str,
+    currency: str,
+    slots: int,
+    closes_on: date,
+    now: datetime,
+    requirements: Mapping[str, str] | None = None,
+    region: str = "KE",
+    was_closing: date | None = None,
+) -> Checked:
+    """The rules of ``add_job`` (which see) on every field at once: a
+    ``Checked`` job, or ``JobError`` whose ``problems`` name every field that is
+    wrong. ``was_closing``: an edited job's closing date, which may stay as it
+    is though it has passed (fixing a past job's title does not reopen it)."""
+    problems: dict[str, str] = {}
+    titles = {k: v.strip() for k, v in titles.items() if v and v.strip()}
+    requirements = {k: v.strip() for k, v in (requirements or {}).items() if v and v.strip()}
+    if "en" not in titles:
+        problems["title_en"] = "a job needs an English title (--title-en)"
+    for what, texts, longest in (
+        ("title", titles, MAX_TITLE),
+        ("requirements", requirements, MAX_REQUIREMENTS),
+    ):
+        for language, text in texts.items():
+            if language not in LANGUAGES:
+                problems[""] = f"unsupported language {language!r} (one of {', '.join(LANGUAGES)})"
+            elif len(text) > longest or CONTROL.search(text):
+                problems[f"{what}_{language}"] = (
+                    f"the {language} {what} must be 1-{longest} characters of text"
+                )
+    employer = " ".join(employer.split())
+    if not 1 <= len(employer) <= 80:
+        problems["employer"] = "the employer's name must be 1-80 characters"
+    contact_msisdn = ""
+    try:
+        contact_msisdn = normalise_msisdn(contact, region)
+    except InvalidMsisdn:
+        problems["contact"] = f"contact {contact!r} is not a phone number"
+    area = db.get(Area, area_id)
+    if area is None:
+        problems["area"] = f"no area with id {area_id}"
+    money = Decimal(0)
+    try:
+        money = Decimal(str(wage))
+    except InvalidOperation:
+        problems["wage"] = f"wage {wage!r} is not a number"
+    else:
+        if not money.is_finite() or not 0 < money < MAX_WAGE:
+            problems["wage"] = "the wage must be more than 0 (and less than 10,000,000,000)"
+        elif money != money.quantize(Decimal("0.01")):
+            problems["wage"] = "the wage has at most 2 decimals"
+    if wage_period not in PERIODS:
+        problems["wage_period"] = f"wage period {wage_period!r}: one of {', '.join(PERIODS)}"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        problems["currency"] = f"currency {currency!r} is not an ISO 4217 code such as KES"
+    if not 1 <= slots <= MAX_SLOTS:
+        problems["slots"] = f"slots must be 1-{MAX_SLOTS}"
+    if area is not None and closes_on != was_closing:
+        today = local_today(area.timezone, now)
+        if closes_on < today:
+            problems["closes_on"] = (
+                f"the closing date {closes_on.isoformat()} has passed ({area.timezone})"
+            )
+        elif closes_on > today + timedelta(days=MAX_OPEN_DAYS):
+            problems["closes_on"] = (
+                f"the closing date is more than {MAX_OPEN_DAYS} days ahead: "
+                "a job takes applications for a year at most"
+            )
+    if problems or area is None:
+        raise JobError("; ".join(problems.values()), problems)
+    return Checked(
+        titles,
+        requirements,
+        employer,
+        contact_msisdn,
+        area,
+        money,
+        wage_period,
+        currency,
+        slots,
+        closes_on,
+    )
+
+
 def add_job(
     db: Session,
     *,
@@ -83,71 +201,107 @@ def add_job(
     now: datetime,
     requirements: Mapping[str, str] | None = None,
     region: str = "KE",
+    organisation_id: int | None = None,
 ) -> Job:
     """Create an open job. ``titles``/``requirements`` map language codes (of
     ``LANGUAGES``; ``"en"`` required for titles) to text; ``wage`` a positive
     amount in ``currency`` (ISO 4217) per ``wage_period`` (a key of
     ``PERIODS``); ``contact`` a phone number in any form ``normalise_msisdn``
     reads (national ones in ``region``); ``closes_on`` the last day applications
-    are taken, not before today in the area's time zone at ``now``. Raises
-    ``JobError``. Does not commit."""
-    titles = {k: v.strip() for k, v in titles.items() if v and v.strip()}
-    requirements = {k: v.strip() for k, v in (requirements or {}).items() if v and v.strip()}
-    if "en" not in titles:
-        raise JobError("a job needs an English title (--title-en)")
-    for what, texts, longest in (
-        ("title", titles, MAX_TITLE),
-        ("requirements", requirements, MAX_REQUIREMENTS),
-    ):
-        for language, text in texts.items():
-            if language not in LANGUAGES:
-                raise JobError(f"unsupported language {language!r} (one of {', '.join(LANGUAGES)})")
-            if len(text) > longest or CONTROL.search(text):
-                raise JobError(f"the {language} {what} must be 1-{longest} characters of text")
-    employer = " ".join(employer.split())
-    if not 1 <= len(employer) <= 80:
-        raise JobError("the employer's name must be 1-80 characters")
-    try:
-        contact_msisdn = normalise_msisdn(contact, region)
-    except InvalidMsisdn as exc:
-        raise JobError(f"contact {contact!r} is not a phone number") from exc
-    area = db.get(Area, area_id)
-    if area is None:
-        raise JobError(f"no area with id {area_id}")
-    try:
-        money = Decimal(str(wage))
-    except InvalidOperation as exc:
-        raise JobError(f"wage {wage!r} is not a number") from exc
-    if not money.is_finite() or not 0 < money < MAX_WAGE:
-        raise JobError("the wage must be more than 0 (and less than 10,000,000,000)")
-    if money != money.quantize(Decimal("0.01")):
-        raise JobError("the wage has at most 2 decimals")
-    if wage_period not in PERIODS:
-        raise JobError(f"wage period {wage_period!r}: one of {', '.join(PERIODS)}")
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise JobError(f"currency {currency!r} is not an ISO 4217 code such as KES")
-    if not 1 <= slots <= MAX_SLOTS:
-        raise JobError(f"slots must be 1-{MAX_SLOTS}")
-    today = local_today(area.timezone, now)
-    if closes_on < today:
-        raise JobError(f"the closing date {closes_on.isoformat()} has passed ({area.timezone})")
-    job = Job(
+    are taken, not before today in the area's time zone at ``now`` nor more than
+    ``MAX_OPEN_DAYS`` after it. ``organisation_id``: the NGO posting it (None:
+    the service). Raises ``JobError`` (``check_job``). Does not commit."""
+    ok = check_job(
+        db,
         titles=titles,
-        requirements=requirements,
         employer=employer,
-        contact_msisdn=contact_msisdn,
-        area_id=area.id,
-        wage=money,
+        contact=contact,
+        area_id=area_id,
+        wage=wage,
         wage_period=wage_period,
         currency=currency,
         slots=slots,
         closes_on=closes_on,
-        status=JobStatus.OPEN,
-        created_at=now,
+        now=now,
+        requirements=requirements,
+        region=region,
     )
+    job = Job(status=JobStatus.OPEN, created_at=now, organisation_id=organisation_id)
+    _apply(job, ok)
     db.add(job)
     db.flush()
     return job
+
+
+def edit_job(
+    db: Session,
+    job: Job,
+    *,
+    titles: Mapping[str, str],
+    employer: str,
+    contact: str,
+    area_id: int,
+    wage: Decimal | str,
+    wage_period: str,
+    currency: str,
+    slots: int,
+    closes_on: date,
+    now: datetime,
+    requirements: Mapping[str, str] | None = None,
+    region: str = "KE",
+) -> bool:
+    """Change ``job``'s fields under ``add_job``'s rules (its closing date may
+    stay as it was though past); callers see the change at once. Its status,
+    organisation and applications stay; an alert already sent is not sent
+    again. True when something changed. Raises ``JobError``. Does not commit."""
+    ok = check_job(
+        db,
+        titles=titles,
+        employer=employer,
+        contact=contact,
+        area_id=area_id,
+        wage=wage,
+        wage_period=wage_period,
+        currency=currency,
+        slots=slots,
+        closes_on=closes_on,
+        now=now,
+        requirements=requirements,
+        region=region,
+        was_closing=job.closes_on,
+    )
+    before = _fields(job)
+    _apply(job, ok)
+    db.flush()
+    return _fields(job) != before
+
+
+def _apply(job: Job, ok: Checked) -> None:
+    job.titles = ok.titles
+    job.requirements = ok.requirements
+    job.employer = ok.employer
+    job.contact_msisdn = ok.contact_msisdn
+    job.area_id = ok.area.id
+    job.wage = ok.wage
+    job.wage_period = ok.wage_period
+    job.currency = ok.currency
+    job.slots = ok.slots
+    job.closes_on = ok.closes_on
+
+
+def _fields(job: Job) -> tuple[object, ...]:
+    return (
+        dict(job.titles or {}),
+        dict(job.requirements or {}),
+        job.employer,
+        job.contact_msisdn,
+        job.area_id,
+        job.wage,
+        job.wage_period,
+        job.currency,
+        job.slots,
+        job.closes_on,
+    )
 
 
 def close_job(db: Session, job_id: int) -> Job:

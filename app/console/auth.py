@@ -64,9 +64,11 @@ csrf = CSRFProtect()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 #: All an editor may open (deny by default: a page added later is not theirs):
-#: the home page, signing out, and the content pages (``app/console/content.py``).
+#: the home page, signing out, the content pages (``app/console/content.py``)
+#: and the jobs pages (``app/console/jobs.py``, which keep them to their
+#: organisation's jobs).
 EDITOR_ENDPOINTS = frozenset({"console.index", "console.logout"})
-EDITOR_PREFIXES = ("console.content_",)
+EDITOR_PREFIXES = ("console.content_", "console.job_")
 LAST_SEEN = "console_seen"  # session key: time.time() of the last request
 POLL_HEADER = "X-Ngazi-Poll"  # sent by pages' polling scripts (campaign.js)
 WRONG = (
@@ -184,7 +186,7 @@ def _guard() -> ResponseReturnValue | None:
         return render_template(
             "console/error.html",
             title="Not allowed",
-            message="An editor may use the Content pages only.",
+            message="An editor may use the Content and Jobs pages only.",
         ), 403
     return None
 
