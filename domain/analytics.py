@@ -36,7 +36,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, delete, func, insert, literal, not_, select
+from sqlalchemy import Integer, and_, case, delete, func, insert, literal, not_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -218,6 +218,7 @@ def refresh(db: Session, round_ids: Sequence[int] | None = None) -> int:
     }
     written = 0
     for round_id in ids:
+        _one_at_a_time(db)
         villages = village_figures(db, round_id)
         db.execute(delete(AreaStatistic).where(AreaStatistic.round_id == round_id))
         written += _write(db, round_id, _roll_up(villages, parents), parents)
@@ -229,6 +230,7 @@ def refresh_villages(db: Session, round_id: int, village_ids: Sequence[int]) -> 
     """Recompute the figures of ``village_ids`` in ``round_id``, then of every
     area above them (as the sum of its children's stored rows). Returns the rows
     written; commits. Cheap: a query over those villages' surveys only."""
+    _one_at_a_time(db)
     fresh = village_figures(db, round_id, village_ids)
     chains: dict[int, list[int]] = {}
     parents: dict[int, tuple[int | None, AreaLevel]] = {}
@@ -268,6 +270,20 @@ def refresh_villages(db: Session, round_id: int, village_ids: Sequence[int]) -> 
             written += _write(db, round_id, {area_id: total}, parents)
     db.commit()
     return written
+
+
+#: The PostgreSQL advisory lock that makes refreshes take turns.
+REFRESH_LOCK = 0x6E67617A  # "ngaz"
+
+
+def _one_at_a_time(db: Session) -> None:
+    """Wait for any other refresh to commit, and hold the turn until this
+    transaction ends. Two workers refreshing villages of one county would
+    otherwise both delete and insert the county's row (one fails on its key),
+    or sum its villages before the other's was written. SQLite writers take
+    turns anyway."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK})
 
 
 def _with_ancestors(db: Session, area_ids: Iterable[int]) -> list[Area]:

@@ -218,3 +218,37 @@ def test_change_between_rounds_and_the_gaps(population: Any) -> None:
     assert before.count("hardship:water") == 2 and before.count("hardship:capital") == 1
     assert before.count("guarantees_met") == 1  # mild worry about food is not "food_ok" lost
     assert before.share("lacks:clothing") == Fraction(2, 3)
+
+
+def test_refreshes_of_one_county_at_once_take_turns(app: Flask, population: Any) -> None:
+    """Two workers refreshing villages of the same county at the same moment
+    (each survey queues its own job): no key clash, no stale county."""
+    import threading
+
+    db, villages = population
+    rng = random.Random(5)
+    round_id = surveys.current_round_id(db)
+    for i in range(12):
+        survey(db, random_answers(rng, villages[i % 4]), round_id=round_id, key=f"t{i}")
+    analytics.refresh(db, [round_id])
+    expected_rows = snapshot(db, round_id)
+    db.execute(delete(AreaStatistic))
+    db.commit()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def refresh(village_id: int) -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                analytics.refresh_villages(db_session(), round_id, [village_id])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh, args=(v.id,)) for v in villages[:4]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert snapshot(db, round_id) == expected_rows
