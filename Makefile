@@ -71,7 +71,8 @@ worker: $(RUN_STAMP) $(MO)
 ## then the produce-offer parser's accuracy on its labelled corpus and its speed (bench.offers);
 ## then inbound SMS accepted/s at the webhook and processed/s by two RQ workers (bench.inbound);
 ## then the console's analytics pages, CSV exports and household search over a synthetic
-## population of 10,000,000 people (bench.console_scale; generating it the first time takes minutes)
+## population of 10,000,000 people (bench.console_scale; generating it the first time takes minutes);
+## then a 15-minute soak of mixed traffic: errors, p99 per endpoint, memory growth (bench.soak)
 bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m bench.ussd
 	$(BIN)/python -m bench.survey
@@ -79,6 +80,7 @@ bench: $(DEV_STAMP) $(MO)
 	$(BIN)/python -m bench.offers
 	$(BIN)/python -m bench.inbound
 	$(BIN)/python -m bench.console_scale
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 -- wrk script: farmers' SMS posted to Ngazi's incoming-message callback, as
 -- Africa's Talking posts them (form-encoded from, to, text, date, id, linkId).
 --
---   INBOUND_TEXTS=FILE [INBOUND_FIRST=N] wrk -tT -cC -dDs -s bench/inbound.lua URL -- MODE FARMERS TAG
+--   INBOUND_TEXTS=FILE [INBOUND_FIRST=N] [USSD_THINK_MS=N] wrk -tT -cC -dDs -s bench/inbound.lua URL -- MODE FARMERS TAG
 --
 -- MODE     "sms"    each request is a new message to POST /sms/inbound;
 --          "hello"  the same form bodies, posted to /bench/hello (the ceiling:
@@ -99,6 +99,12 @@ function request()
   end
   sent = sent + 1
   return wrk.format("POST", path, headers, message())
+end
+
+-- Think time: USSD_THINK_MS, see bench/common.lua (bench/soak.py paces its
+-- farmers with it; bench/inbound.py runs closed loop).
+if common.think_ms > 0 then
+  delay = common.think_delay(common.think_ms)
 end
 
 function response(status, headers, body)
