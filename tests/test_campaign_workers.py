@@ -32,8 +32,13 @@ from workers import campaigns as jobs
 pytestmark = pytest.mark.real_services
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPIENTS = 6000
-KILLS = 6
+RECIPIENTS = 6000  # the Redis test
+#: The kill test's campaign. KILL_TEST_RECIPIENTS=100000 runs it at the issue's
+#: scale (2 min; not yet passing: about 2.5% of recipients got a second send in
+#: runs on 2026-11-29, see the issue's note); `make test` runs 6,000.
+KILL_RECIPIENTS = int(os.environ.get("KILL_TEST_RECIPIENTS", "6000"))
+KILL_EVERY = 1.0  # seconds
+MIN_KILLS = 6
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def gateway(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway
             "AT_API_KEY": "test-key",
             "AT_SMS_BASE_URL": gw.base_url,
             "SMS_RATE": 0,
-            "SMS_BATCH_SIZE": 50,
+            "SMS_BATCH_SIZE": 50 if KILL_RECIPIENTS <= 10_000 else 500,
             # A report for a claim younger than the timeout + 5 s waits (its
             # worker may still answer: the tick applies it); claims with no
             # report come back after 15 s.
@@ -127,10 +132,10 @@ def _subscribers(n: int) -> None:
     db.commit()
 
 
-def _start_campaign(app: Flask, name: str) -> int:
+def _start_campaign(app: Flask, name: str, recipients: int = RECIPIENTS) -> int:
     with app.app_context():
         db = db_session()
-        _subscribers(RECIPIENTS)
+        _subscribers(recipients)
         campaign = campaigns.create_campaign(
             db, name=name, messages={"en": "Ngazi test"}, audience=Audience(), quiet_hours=None
         )
@@ -162,53 +167,58 @@ def _outcome(app: Flask, campaign_id: int) -> tuple[dict[Any, int], int]:
     return dict(rows), int(attempts or 0)
 
 
-def _assert_everyone_once(counts: dict[Any, int], gateway: MockGateway) -> None:
-    assert sum(counts.values()) == RECIPIENTS
+def _assert_everyone_once(
+    counts: dict[Any, int], gateway: MockGateway, recipients: int = RECIPIENTS
+) -> None:
+    assert sum(counts.values()) == recipients
     assert set(counts) <= {SmsStatus.SENT, SmsStatus.DELIVERED}
-    assert gateway.accepted_count == RECIPIENTS
+    assert gateway.accepted_count == recipients
     assert gateway.duplicates == 0
 
 
 def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
     app: Flask, gateway: MockGateway, capsys: Any
 ) -> None:
-    campaign_id = _start_campaign(app, "kill test")
+    campaign_id = _start_campaign(app, "kill test", KILL_RECIPIENTS)
     workers = [_worker(app), _worker(app)]
     kills = orphaned = 0
-    deadline = time.monotonic() + 120
+    started = time.monotonic()
+    deadline = started + 600
     status: CampaignStatus | None = CampaignStatus.SENDING
     try:
-        next_kill = time.monotonic() + 2.5  # a worker takes ~1.5 s to start
+        next_kill = started + 2.5  # a worker takes ~1.5 s to start
         while time.monotonic() < deadline:
             time.sleep(0.25)
-            # Kill while a batch is in flight (a claim with no answer yet), not on
-            # a clock alone: on a loaded machine workers start late, and a kill
-            # that lands between batches proves nothing.
-            due = kills < KILLS and time.monotonic() >= next_kill
+            # A worker killed every few seconds while the campaign sends, each
+            # time while a batch is in flight (a claim with no answer yet), not
+            # on a clock alone: a kill between batches proves nothing.
+            due = status is not CampaignStatus.DONE and time.monotonic() >= next_kill
             if due and _unanswered_claims(app, campaign_id) > 0:
                 victim = workers.pop(0)
                 _kill(victim)
                 kills += 1
                 orphaned += _unanswered_claims(app, campaign_id)
                 workers.append(_worker(app))
-                next_kill = time.monotonic() + 1.0
+                next_kill = time.monotonic() + KILL_EVERY
             status = _tick(app, campaign_id)
-            if status is CampaignStatus.DONE and kills == KILLS:
+            if status is CampaignStatus.DONE and kills >= MIN_KILLS:
                 break
     finally:
         for proc in workers:
             _kill(proc)
-    gateway.flush_reports(timeout=10)
+    gateway.flush_reports(timeout=30)
     counts, attempts = _outcome(app, campaign_id)
     with capsys.disabled():
         print(
-            f"\nkill test: {kills} workers killed, {RECIPIENTS} recipients, "
-            f"{orphaned} claims left unanswered by them, {gateway.accepted_count} accepted "
-            f"sends, {gateway.duplicates} repeated, {attempts} claims in all"
+            f"\nkill test: {kills} workers killed in {time.monotonic() - started:.0f} s, "
+            f"{KILL_RECIPIENTS} recipients, {orphaned} claims left unanswered by them, "
+            f"{gateway.accepted_count} accepted sends, {gateway.duplicates} repeated, "
+            f"{attempts} claims in all"
         )
     assert orphaned > 0, "no kill landed in the middle of a batch: the test proved nothing"
+    assert kills >= MIN_KILLS
     assert status is CampaignStatus.DONE
-    _assert_everyone_once(counts, gateway)
+    _assert_everyone_once(counts, gateway, KILL_RECIPIENTS)
 
 
 def test_redis_lost_mid_campaign_loses_nobody_and_repeats_nobody(
