@@ -33,10 +33,15 @@ pytestmark = pytest.mark.real_services
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = 6000  # the Redis test
-#: The kill test's campaign. KILL_TEST_RECIPIENTS=100000 runs it at the issue's
-#: scale (2 min; not yet passing: about 2.5% of recipients got a second send in
-#: runs on 2026-11-29, see the issue's note); `make test` runs 6,000.
+#: The kill test's campaign: `make test` runs 6,000 recipients (about 30 s);
+#: CI (.ci/run) runs KILL_TEST_RECIPIENTS=100000 (about 6 min).
 KILL_RECIPIENTS = int(os.environ.get("KILL_TEST_RECIPIENTS", "6000"))
+#: Claims a killed worker left unanswered come back after this long unless a
+#: delivery report settles them first. At 100,000 sends the mock gateway's
+#: reports reach the test's one live server over minutes: a claim timeout
+#: shorter than that lag sends again what the gateway had taken (2,500-3,500
+#: repeats at 15-60 s in runs on 2026-11-29; production's default is 900 s).
+CLAIM_TIMEOUT = 15 if KILL_RECIPIENTS <= 10_000 else 300
 KILL_EVERY = 1.0  # seconds
 MIN_KILLS = 6
 
@@ -55,9 +60,9 @@ def gateway(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockGateway
             "SMS_BATCH_SIZE": 50 if KILL_RECIPIENTS <= 10_000 else 500,
             # A report for a claim younger than the timeout + 5 s waits (its
             # worker may still answer: the tick applies it); claims with no
-            # report come back after 15 s.
+            # report come back after CLAIM_TIMEOUT.
             "AT_SMS_TIMEOUT": 1,
-            "CAMPAIGN_CLAIM_TIMEOUT": 15,
+            "CAMPAIGN_CLAIM_TIMEOUT": CLAIM_TIMEOUT,
             "CAMPAIGN_STALL_SECONDS": 3,
         }
         for key, value in settings.items():
@@ -183,7 +188,7 @@ def test_workers_killed_mid_batch_lose_nobody_and_repeat_nobody(
     workers = [_worker(app), _worker(app)]
     kills = orphaned = 0
     started = time.monotonic()
-    deadline = started + 600
+    deadline = started + 900
     status: CampaignStatus | None = CampaignStatus.SENDING
     try:
         next_kill = started + 2.5  # a worker takes ~1.5 s to start
