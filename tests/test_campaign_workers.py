@@ -233,6 +233,7 @@ def test_redis_lost_mid_campaign_loses_nobody_and_repeats_nobody(
     jobs, the scheduler's lock and the tick's chain are gone. The database holds
     every recipient's row, so the tick finds the stalled campaign and plans what
     is left again; claimed rows wait for their report or their timeout."""
+    app.config.update(SMS_BATCH_SIZE=50, CAMPAIGN_CLAIM_TIMEOUT=15)  # 6,000 recipients
     campaign_id = _start_campaign(app, "redis test")
     redis = app.extensions["ngazi_redis"]
     workers = [_worker(app), _worker(app)]
