@@ -77,6 +77,7 @@ def apply_report(db: Session, report: Report, *, settle_after: timedelta | None 
         "report_status": report.status[:32],
         "network_code": report.network_code,
         "failure_reason": report.failure_reason[:120] if report.failure_reason else None,
+        "reported_at": func.coalesce(OutboundSms.reported_at, utcnow()),
     }
     if ours is None:
         # Undocumented: keep what the gateway said, while the message is not final.
@@ -148,7 +149,9 @@ def _reconcile_claim(
             return LATER
     values = {**values, "gateway_message_id": report.message_id}
     values.setdefault("status", SmsStatus.SENT)  # the gateway took it, whatever it says now
-    values["sent_at"] = func.coalesce(OutboundSms.sent_at, utcnow())
+    # When it went out, near enough: its claim (not now, which would tell
+    # reconcile_claims that the reports have caught up to now).
+    values["sent_at"] = func.coalesce(OutboundSms.sent_at, OutboundSms.claimed_at, utcnow())
     unanswered = (
         OutboundSms.status == SmsStatus.SENDING,
         OutboundSms.gateway_message_id.is_(None),

@@ -53,6 +53,9 @@ class OutboundSms(Base):
     ``(campaign_id, msisdn)`` is unique: nobody gets the same campaign twice.
     ``claimed_at`` is when a worker took the row to send (``sending``); a claim
     with no answer from the gateway is reconciled by ``workers.campaigns``.
+    ``reported_at`` is when the first delivery report for the message was
+    applied: how far the gateway's reports have come tells a claim whose report
+    is late from one the gateway never took (``workers.campaigns.reconcile_claims``).
 
     A campaign writes each row three times (queued, claimed, answered). The two
     updates change no indexed column, and pages are left half empty
@@ -94,6 +97,7 @@ class OutboundSms(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class InboundStatus(enum.StrEnum):

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from app.db import db_session
 from app.gateways import GatewayUnavailable
 from app.gateways.mock_server import MockGateway, serve
-from domain import campaigns
+from domain import campaigns, delivery
 from domain.campaigns import Audience, CampaignError
 from domain.sms import inbox
 from domain.subscribers import get_or_create_subscriber, opt_out, set_home_area, set_topic
@@ -584,6 +584,98 @@ def test_the_tick_puts_back_claims_that_never_got_an_answer(
         assert jobs.tick()["finished"] == 1
         db.refresh(c)
         assert c.status is CampaignStatus.DONE
+
+
+def test_a_late_report_is_waited_for_and_a_lost_claim_comes_back_once_reports_pass_it(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    """Two workers died with claims out: the gateway had taken A's message, not
+    B's. Reports run minutes behind (longer than the claim timeout), so age
+    alone cannot tell them apart; the reports' progress does."""
+    monkeypatch.setitem(app.config, "CAMPAIGN_CLAIM_TIMEOUT", 60)
+    monkeypatch.setitem(app.config, "CAMPAIGN_STALL_SECONDS", 3600)
+    monkeypatch.setitem(app.config, "AT_SMS_TIMEOUT", 10)  # slack: 10 + 30 s
+    with app.app_context():
+        db = db_session()
+        c, (a, b, early, later) = _planned(_people(4, "Ahero"))
+        now = datetime.now(UTC)
+        claimed_at = now - timedelta(minutes=10)
+
+        def _set(msisdn: str, **values: Any) -> None:
+            db.execute(
+                update(OutboundSms)
+                .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == msisdn)
+                .values(**values)
+            )
+            db.commit()
+
+        for msisdn in (a, b):
+            _set(msisdn, status=SmsStatus.SENDING, claimed_at=claimed_at, attempts=1)
+        # Another batch went out 20 s after the claims; its report just came in.
+        sent = {"status": SmsStatus.SENT, "claimed_at": claimed_at, "attempts": 1}
+        _set(
+            early,
+            **sent,
+            gateway_message_id="ATXid_early",
+            sent_at=claimed_at + timedelta(seconds=20),
+        )
+        _set(later, **sent, gateway_message_id="ATXid_later", sent_at=now - timedelta(minutes=2))
+        report = delivery.apply_report(db, delivery.Report("ATXid_early", "Success", early))
+        db.commit()
+        assert report == "updated"
+        batches.clear()
+        assert jobs.tick().get("reconciled", 0) == 0  # reports are not past the claims yet
+        # A's report arrives, minutes late: it settles A's claim.
+        assert delivery.apply_report(db, delivery.Report("ATXid_a", "Success", a)) == "updated"
+        db.commit()
+        # The report of a message sent 8 minutes after the claims: B's would be in.
+        assert (
+            delivery.apply_report(db, delivery.Report("ATXid_later", "Success", later)) == "updated"
+        )
+        db.commit()
+        assert jobs.tick()["reconciled"] == 1
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[a].status is SmsStatus.DELIVERED and rows[a].gateway_message_id == "ATXid_a"
+        assert rows[a].sent_at == claimed_at  # when it went out, near enough: its claim
+        assert rows[b].status is SmsStatus.QUEUED and rows[b].claimed_at is None
+        assert all(rows[n].reported_at is not None for n in (a, early, later))
+        assert rows[b].reported_at is None
+
+
+def test_claims_come_back_on_age_alone_when_no_report_has_come_for_the_timeout(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "CAMPAIGN_CLAIM_TIMEOUT", 60)
+    monkeypatch.setitem(app.config, "CAMPAIGN_STALL_SECONDS", 3600)
+    with app.app_context():
+        db = db_session()
+        c, (lost, reported) = _planned(_people(2, "Ahero"))
+        now = datetime.now(UTC)
+        claimed_at = now - timedelta(minutes=10)
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == lost)
+            .values(status=SmsStatus.SENDING, claimed_at=claimed_at, attempts=1)
+        )
+        # The last report came 2 minutes ago, for a message sent with the claim:
+        # reports have stopped (or the gateway has no callback set), not fallen behind.
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == reported)
+            .values(
+                status=SmsStatus.DELIVERED,
+                gateway_message_id="ATXid_1",
+                claimed_at=claimed_at,
+                sent_at=claimed_at,
+                reported_at=now - timedelta(minutes=2),
+                attempts=1,
+            )
+        )
+        db.commit()
+        batches.clear()
+        assert jobs.tick()["reconciled"] == 1
+        rows = {r.msisdn: r for r in _rows(c.id)}
+        assert rows[lost].status is SmsStatus.QUEUED
 
 
 def test_the_tick_starts_due_campaigns_and_restarts_a_dead_planner(

@@ -16,8 +16,10 @@
   the operator.
 - A claim with no answer (a worker killed, a timeout) is settled by a delivery
   report for that number (``domain.delivery``); ``tick`` puts claims older than
-  ``CAMPAIGN_CLAIM_TIMEOUT`` back in the queue (the only case that can send
-  twice: the gateway took the message and never reported on it).
+  ``CAMPAIGN_CLAIM_TIMEOUT`` back in the queue once reports for later messages
+  have come in (or none has come for that long): ``reconcile_claims``. The
+  only case that can send twice: the gateway took the message and its report
+  was lost.
 - ``tick`` (every minute, and ``flask campaign tick``) starts due campaigns,
   reconciles stale claims, and when a sending campaign has made no progress for
   ``CAMPAIGN_STALL_SECONDS`` (its jobs were lost: Redis flushed, workers killed)
@@ -639,7 +641,9 @@ def tick() -> dict[str, int]:
     sending = db.scalars(select(Campaign).where(Campaign.status == CampaignStatus.SENDING)).all()
     stalled_before = now - timedelta(seconds=config["CAMPAIGN_STALL_SECONDS"])
     for campaign in sending:
-        done["reconciled"] += reconcile_claims(db, campaign, now, config["CAMPAIGN_CLAIM_TIMEOUT"])
+        done["reconciled"] += reconcile_claims(
+            db, campaign, now, config["CAMPAIGN_CLAIM_TIMEOUT"], report_slack(config)
+        )
         stalled = campaign.progress_at is None or campaign.progress_at < stalled_before
         if stalled and not campaign.planning_done:
             _enqueue_plan(campaign.id)
@@ -649,6 +653,18 @@ def tick() -> dict[str, int]:
         if _finish_if_done(db, campaign, check=True):
             done["finished"] += 1
     return dict(done)
+
+
+#: Seconds by which one message's delivery report may overtake another's sent
+#: earlier, beyond the gateway's answer time: network delays differ.
+REPORT_ORDER_SLACK = 30
+
+
+def report_slack(config: Any) -> float:
+    """How much later than a claim a message must have gone out for its report
+    to say the claim's would be in by now (seconds): the longest the gateway may
+    take to answer (``AT_SMS_TIMEOUT``) plus ``REPORT_ORDER_SLACK``."""
+    return float(config["AT_SMS_TIMEOUT"] + REPORT_ORDER_SLACK)
 
 
 def price_alerts(db: Session, now: datetime) -> int:
@@ -673,29 +689,56 @@ def price_alerts(db: Session, now: datetime) -> int:
     return len(made)
 
 
-def reconcile_claims(db: Session, campaign: Campaign, now: datetime, timeout: int) -> int:
+def reconcile_claims(
+    db: Session, campaign: Campaign, now: datetime, timeout: int, slack: float = 0.0
+) -> int:
     """Put back in the queue the campaign's rows claimed more than ``timeout``
     seconds ago that have neither the gateway's answer nor a delivery report
-    (their worker died). Returns how many; each may be a repeat send."""
-    stale = db.execute(
-        update(OutboundSms)
-        .where(
-            OutboundSms.campaign_id == campaign.id,
-            OutboundSms.status == SmsStatus.SENDING,
-            OutboundSms.claimed_at < now - timedelta(seconds=timeout),
-            OutboundSms.gateway_message_id.is_(None),
-            # A report for this number is waiting to settle it: not yet.
-            ~exists().where(WaitingReport.msisdn == OutboundSms.msisdn),
+    (their worker died), once the reports say the gateway never took them:
+
+    - reports are coming in (one arrived in the last ``timeout`` seconds) and
+      have arrived for messages that went out more than ``slack`` seconds after
+      the claim. A campaign's reports come about in the order its messages went
+      out, so had the gateway taken the claimed message, its report would be in.
+      A claim whose report is only late (a backlog at the gateway or at our web
+      nodes) waits for it, however long that takes;
+    - or no report has come for ``timeout`` seconds (reports are not set up, or
+      have stopped): the claim's age alone decides.
+
+    Returns how many; each may be a repeat send (the gateway took the message
+    and its report was lost, or overtaken by more than ``slack``)."""
+    cutoff = now - timedelta(seconds=timeout)
+    stale = [
+        OutboundSms.campaign_id == campaign.id,
+        OutboundSms.status == SmsStatus.SENDING,
+        OutboundSms.claimed_at < cutoff,
+        OutboundSms.gateway_message_id.is_(None),
+        # A report for this number is waiting to settle it: not yet.
+        ~exists().where(WaitingReport.msisdn == OutboundSms.msisdn),
+    ]
+    if not db.scalar(select(exists().where(*stale))):
+        return 0
+    # How far the reports have come (no index: a report's update stays HOT; this
+    # runs only while a claim is stale).
+    newest, reached = db.execute(
+        select(func.max(OutboundSms.reported_at), func.max(OutboundSms.sent_at)).where(
+            OutboundSms.campaign_id == campaign.id, OutboundSms.reported_at.is_not(None)
         )
+    ).one()
+    if newest is not None and reached is not None and newest >= cutoff:  # reports come in
+        stale.append(OutboundSms.claimed_at < reached - timedelta(seconds=slack))
+    put_back = db.execute(
+        update(OutboundSms)
+        .where(*stale)
         .values(status=SmsStatus.QUEUED, claimed_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     db.commit()
-    if stale:
+    if put_back:
         log.warning(
-            "campaign %s: %s claims with no answer put back in the queue", campaign.id, stale
+            "campaign %s: %s claims with no answer put back in the queue", campaign.id, put_back
         )
-    return int(stale)
+    return int(put_back)
 
 
 def requeue_lost(db: Session, campaign: Campaign, now: datetime) -> int:

@@ -31,6 +31,7 @@ class ReportQueue:
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.sent = self.failed = self.dropped = 0
+        self.max_lag = 0.0  # seconds a report waited past its due time
 
     def put(self, url: str, reports: Sequence[dict[str, str]], *, delay: float = 0.0) -> None:
         """Queue ``reports`` for ``url``, to be posted ``delay`` seconds from now."""
@@ -80,11 +81,13 @@ class ReportQueue:
                 "reports_failed": self.failed,
                 "reports_dropped": self.dropped,
                 "reports_pending": len(self._items) + self._busy,
+                "reports_max_lag_ms": round(self.max_lag * 1000),
             }
 
     def reset(self) -> None:
         with self._cond:
             self.sent = self.failed = self.dropped = 0
+            self.max_lag = 0.0
 
     def _run(self) -> None:
         while True:
@@ -99,7 +102,9 @@ class ReportQueue:
             if wait > 0:
                 time.sleep(wait)
             ok = self._post(url, form)
+            lag = time.monotonic() - due
             with self._cond:
+                self.max_lag = max(self.max_lag, lag)
                 self._busy -= 1
                 if ok:
                     self.sent += 1
