@@ -159,7 +159,13 @@ def test_duplicates_stats_accepted_and_reset() -> None:
         accepted_c = _call(f"{_root(gw)}/mock/accepted?number={urllib.parse.quote(C)}")
         reset = _call(f"{_root(gw)}/mock/reset", {})
         after = _call(f"{_root(gw)}/mock/accepted?number={A}")
-    zero = {"reports_sent": 0, "reports_failed": 0, "reports_dropped": 0, "reports_pending": 0}
+    zero = {
+        "reports_sent": 0,
+        "reports_failed": 0,
+        "reports_dropped": 0,
+        "reports_pending": 0,
+        "reports_max_lag_ms": 0,
+    }
     assert stats == (
         200,
         {"requests": 4, "recipients": 6, "accepted": 4, "duplicates": 1, "errors": 0} | zero,
