@@ -98,11 +98,16 @@ class SessionStore:
     def _connection(self) -> Any:
         """This thread's connection, checked out of its own client once and kept:
         a call is then a write and a read, without the pool and retry layers
-        (half the client's CPU per call). A broken connection reconnects on the
-        next call; the callback that saw it break answers "busy"."""
+        (half the client's CPU per call). A broken connection is given back and
+        the next call checks out another, which connects afresh (behind Sentinel:
+        to whichever server is the primary now); the callback that saw it break
+        answers "busy"."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect().connection_pool.get_connection()
+            pool = getattr(self._local, "pool", None)
+            if pool is None:
+                pool = self._local.pool = self._connect().connection_pool
+            conn = self._local.conn = pool.get_connection()
         return conn
 
     def _call(self, *args: Any) -> Any:
@@ -113,7 +118,10 @@ class SessionStore:
         except redis.ResponseError:
             raise  # an error reply: the connection is still in step
         except BaseException:
-            conn.disconnect()  # anything else may leave a reply unread: start afresh
+            # Anything else may leave a reply unread: start afresh.
+            conn.disconnect()
+            self._local.conn = None
+            self._local.pool.release(conn)
             raise
 
     def _script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Any:

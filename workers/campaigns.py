@@ -597,13 +597,19 @@ def throttle(messages: int) -> float:
 
 
 def _limiter() -> Any:
-    from limits.storage import storage_from_string
+    """The throttle's limiter: on the app's Redis connections (a plain server or
+    Sentinel alike), in-process memory in the embedded default."""
+    from limits.storage import MemoryStorage, RedisStorage
     from limits.strategies import SlidingWindowCounterRateLimiter
 
-    url = current_app.config["REDIS_URL"] or "memory://"
+    from app.redis_store import get_redis
+
+    url = current_app.config["REDIS_URL"]
     limiter = _limiters.get(url)
     if limiter is None:
-        limiter = _limiters[url] = SlidingWindowCounterRateLimiter(storage_from_string(url))
+        pool = get_redis().connection_pool
+        storage = RedisStorage("redis://", connection_pool=pool) if url else MemoryStorage()
+        limiter = _limiters[url] = SlidingWindowCounterRateLimiter(storage)
     return limiter
 
 
