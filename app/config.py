@@ -42,7 +42,11 @@ def from_env() -> dict[str, Any]:
         "INSTANCE_DIR": str(instance),
         # Unset means the embedded default: SQLite under instance/.
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ngazi.db'}",
+        # A streaming replica for the console's read-only pages (app.db.read_session);
+        # unset: they read the primary.
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL", ""),
         # Unset means the embedded default: in-process fakeredis, RQ jobs run inline.
+        # redis://… for one server, redis+sentinel://… behind Sentinel (app.redis_store).
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "USSD_SERVICE_CODE": os.environ.get("USSD_SERVICE_CODE", "*384*1234#"),
         # Gateway drops a session after 180 s; keep state a while longer so a late

@@ -2,10 +2,19 @@
 
 ``db_session()`` gives the scoped session; it is removed at the end of every
 app context, so a request or a job never sees another's objects.
+
+``read_session()`` is for the console's read-only pages (analytics, household
+search and records, exports): on the streaming replica at
+``DATABASE_REPLICA_URL`` when one is set, else the same session as
+``db_session()``. Its transactions are read-only. When the replica cannot be
+reached, reads go to the primary for ``REPLICA_RETRY_SECONDS`` before the
+replica is tried again (docs/deploy.md, "PostgreSQL").
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -13,9 +22,15 @@ from typing import Any, cast
 import click
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.config import ROOT
+
+log = logging.getLogger(__name__)
+
+#: Seconds the reads stay on the primary after the replica failed to answer.
+REPLICA_RETRY_SECONDS = 30.0
 
 
 def _lower(value: Any) -> Any:
@@ -68,6 +83,34 @@ def db_session() -> Session:
     return cast(Session, current_app.extensions["ngazi_db"])
 
 
+def read_session() -> Session:
+    """A session for reads that may be a moment behind the primary (module
+    docstring): the replica's when ``DATABASE_REPLICA_URL`` is set and it
+    answers, else ``db_session()``. Nothing may be written through it: on the
+    replica PostgreSQL refuses (read-only transactions), so write audit events
+    and the like through ``db_session()``."""
+    replica = current_app.extensions.get("ngazi_read_db")
+    if replica is None:
+        return db_session()
+    state = current_app.extensions["ngazi_replica_state"]
+    if time.monotonic() < state["down_until"]:
+        return db_session()
+    session = cast(Session, replica())  # this app context's, made on first use
+    if not session.in_transaction():
+        try:
+            session.connection()  # connects now, so a dead replica falls back here
+        except OperationalError as exc:
+            session.rollback()
+            state["down_until"] = time.monotonic() + REPLICA_RETRY_SECONDS
+            log.warning(
+                "replica unreachable, reading from the primary for %.0f s: %s",
+                REPLICA_RETRY_SECONDS,
+                exc.orig or exc,
+            )
+            return db_session()
+    return session
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
@@ -107,9 +150,21 @@ def init_app(app: Flask) -> None:
     app.extensions["ngazi_engine"] = engine
     app.extensions["ngazi_db"] = session
 
+    replica_url = app.config.get("DATABASE_REPLICA_URL") or ""
+    replica = None
+    if replica_url:
+        replica_engine = make_engine(replica_url)
+        if replica_engine.dialect.name == "postgresql":
+            replica_engine = replica_engine.execution_options(postgresql_readonly=True)
+        replica = scoped_session(sessionmaker(bind=replica_engine, expire_on_commit=False))
+        app.extensions["ngazi_read_db"] = replica
+        app.extensions["ngazi_replica_state"] = {"down_until": 0.0}
+
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
         session.remove()
+        if replica is not None:
+            replica.remove()
 
     @app.cli.command("migrate")
     def migrate_command() -> None:

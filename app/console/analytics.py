@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.console import bp, row_id
 from app.console.auth import current_console_user
 from app.console.export import csv_response
-from app.db import db_session
+from app.db import db_session, read_session
 from app.webhook_auth import request_address
 from domain import analytics, audit
 from domain.analytics_report import Report, report, villages_table
@@ -48,7 +48,7 @@ def _scope(db: Session, area_id: int | None) -> tuple[Area | None, list[Area], l
     """The area asked for (404 when unknown or not the user's), the user's top
     areas, and the way down from the top to the area's parent."""
     user = current_console_user()
-    visible = visible_areas(db, user)
+    visible = visible_areas(db_session(), user)  # who may see what: the primary's word
     if visible is None:
         roots = list(db.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.name)))
     else:
@@ -121,7 +121,7 @@ def charts(page: Report) -> dict[str, Chart]:
 @bp.get("/analytics")
 @bp.get("/analytics/<id:area_id>")
 def analytics_page(area_id: int | None = None) -> ResponseReturnValue:
-    db = db_session()
+    db = read_session()
     round_ = _round(db)
     area, roots, trail = _scope(db, area_id)
     if round_ is None:
@@ -137,7 +137,7 @@ def analytics_page(area_id: int | None = None) -> ResponseReturnValue:
 @bp.get("/analytics/export/<name>.csv")
 @bp.get("/analytics/<id:area_id>/export/<name>.csv")
 def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnValue:
-    db = db_session()
+    db = read_session()
     round_ = _round(db)
     area, roots, trail = _scope(db, area_id)
     if round_ is None:
@@ -154,7 +154,7 @@ def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnVal
         table = tables[name]
     where = area.name if area is not None else "all"
     audit.record(
-        db,
+        db_session(),
         user=current_console_user(),
         action="export.analytics",
         subject_type="area",
@@ -162,7 +162,6 @@ def analytics_export(name: str, area_id: int | None = None) -> ResponseReturnVal
         detail={"table": name, "round": round_.name, "rows": len(table.rows)},
         address=request_address(),
     )
-    db.commit()
     # ASCII only: a header carries Latin-1 at most, and area names are any script.
     name = f"{table.name}-{_slug(where, 'area')}-{_slug(round_.name, str(round_.id))}"
     return csv_response(name, table.header, table.csv_rows())

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from app.console import bp, row_id
 from app.console.auth import current_console_user
-from app.db import db_session
+from app.db import db_session, read_session
 from app.webhook_auth import request_address
 from domain import audit
 from domain.console_users import visible_areas
@@ -44,9 +44,9 @@ def _printable(text: str) -> str:
 def household_search() -> ResponseReturnValue:
     """The search form and, once a name or an area is given, a page of results:
     ``?q=<part of the name>&area=<id>&order=recent|name&page=N``."""
-    db = db_session()
+    db = read_session()
     user = current_console_user()
-    visible = visible_areas(db, user)
+    visible = visible_areas(db_session(), user)  # who may see what: the primary's word
     typed = request.args.get("q", "")
     order = request.args.get("order", "recent")
     order = order if order in ORDERS else "recent"
@@ -107,14 +107,14 @@ def _audit_search(
 @bp.get("/households/<household_id>")
 def household_page(household_id: str) -> ResponseReturnValue:
     """A household: who and where, the head's number in full, and every survey."""
-    db = db_session()
     user = current_console_user()
     number = row_id(household_id)
-    record = household_record(db, number, visible_areas(db, user)) if number else None
+    visible = visible_areas(db_session(), user)
+    record = household_record(read_session(), number, visible) if number else None
     if record is None:
         abort(404)
     audit.record(
-        db,
+        db_session(),
         user=user,
         action="household.view",
         subject_type="household",
