@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from app.cli_campaign import find_area
 from app.db import db_session
-from domain import job_alerts, jobs
+from app.job_alert import send_alert
+from domain import jobs
 from domain.campaigns import CampaignError
 from domain.market import local_currency
-from models import Area, CampaignStatus, Job, JobApplication
+from models import Area, Job, JobApplication
 from models.base import utcnow
-from workers import campaigns as campaign_jobs
 
 #: A job id as the database keeps it (a 32-bit integer).
 JOB_ID = click.IntRange(1, 2**31 - 1)
@@ -139,24 +139,13 @@ def job_add(
 
 
 def _alert(job: Job) -> None:
-    db = db_session()
     try:
-        campaign = job_alerts.alert_campaign(
-            db,
-            job,
-            service_code=current_app.config["USSD_SERVICE_CODE"],
-            price_per_part=current_app.config["SMS_PRICE_PER_PART"],
-            quiet_hours=current_app.config["CAMPAIGN_QUIET_HOURS"],
-        )
-        db.commit()
+        campaign = send_alert(job)
     except CampaignError as exc:
-        db.rollback()
         raise click.ClickException(f"job {job.id} posted, but no alert: {exc}") from exc
     if campaign is None:
         click.echo("alert: nobody in the county subscribes to jobs; no SMS sent")
         return
-    if campaign.status is CampaignStatus.SCHEDULED:
-        campaign_jobs.start(db, campaign)
     recipients = (campaign.estimate or {}).get("recipients", 0)
     click.echo(f"alert: campaign {campaign.id} to {recipients} subscribers to jobs")
 

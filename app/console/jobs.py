@@ -29,14 +29,14 @@ from app.console.content_form import LANGUAGE_NAMES
 from app.console.export import csv_response, mask_msisdn, pairs, wants_csv
 from app.console.job_form import JobForm, draft_job, measure
 from app.db import db_session
+from app.job_alert import send_alert
 from app.webhook_auth import request_address
-from domain import audit, job_alerts, jobs
+from domain import audit, jobs
 from domain.campaigns import CampaignError
 from domain.console_users import visible_areas
 from domain.job_applications import STARTS, reference
-from models import Area, CampaignStatus, ConsoleRole, ConsoleUser, Job, JobApplication, JobStatus
+from models import Area, ConsoleRole, ConsoleUser, Job, JobApplication, JobStatus
 from models.base import utcnow
-from workers import campaigns as campaign_jobs
 
 log = logging.getLogger("ngazi.console")
 
@@ -355,25 +355,14 @@ def _edit_page(
 
 def _alert(job: Job) -> None:
     """Send the job's alert as ``flask job add`` does, and say what became of it."""
-    db = db_session()
     try:
-        campaign = job_alerts.alert_campaign(
-            db,
-            job,
-            service_code=current_app.config["USSD_SERVICE_CODE"],
-            price_per_part=current_app.config["SMS_PRICE_PER_PART"],
-            quiet_hours=current_app.config["CAMPAIGN_QUIET_HOURS"],
-        )
-        db.commit()
+        campaign = send_alert(job)
     except CampaignError as exc:
-        db.rollback()
         flash(f"No alert was sent: {exc}")
         return
     if campaign is None:
         flash("Alert: nobody in the county subscribes to jobs; no SMS sent.")
         return
-    if campaign.status is CampaignStatus.SCHEDULED:
-        campaign_jobs.start(db, campaign)
     recipients = (campaign.estimate or {}).get("recipients", 0)
     flash(f"Alert: campaign {campaign.id} to {recipients} subscribers to jobs in the county.")
 
