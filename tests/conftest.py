@@ -212,20 +212,26 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def ussd_form(
+    session_id: str, text: str, msisdn: str = "+254700000101", **extra: str
+) -> dict[str, str]:
+    """The form of one USSD callback, as the gateway posts it."""
+    return {
+        "sessionId": session_id,
+        "serviceCode": SERVICE_CODE,
+        "phoneNumber": msisdn,
+        "networkCode": "63902",
+        "text": text,
+        **extra,
+    }
+
+
 @pytest.fixture
 def dial(client: FlaskClient):  # type: ignore[no-untyped-def]
     """``dial(session_id, text, msisdn=…)`` posts one USSD callback; returns the response."""
 
     def _dial(session_id: str, text: str, msisdn: str = "+254700000101", **extra: str) -> Any:
-        form = {
-            "sessionId": session_id,
-            "serviceCode": SERVICE_CODE,
-            "phoneNumber": msisdn,
-            "networkCode": "63902",
-            "text": text,
-            **extra,
-        }
-        return client.post("/ussd", data=form)
+        return client.post("/ussd", data=ussd_form(session_id, text, msisdn, **extra))
 
     return _dial
 

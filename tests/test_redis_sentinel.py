@@ -22,7 +22,7 @@ from flask import Flask
 
 from app import create_app
 from app.redis_store import make_redis, parse_sentinel_url
-from tests.conftest import SERVICE_CODE
+from tests.conftest import ussd_form
 from workers import DEFAULT, queue
 
 pytestmark = pytest.mark.real_services
@@ -134,13 +134,7 @@ def sentinel_app(app: Flask, servers: Servers) -> Flask:
 
 
 def _hop(app: Flask, session_id: str, text: str, msisdn: str = "+254700000101") -> str:
-    form = {
-        "sessionId": session_id,
-        "serviceCode": SERVICE_CODE,
-        "phoneNumber": msisdn,
-        "networkCode": "63902",
-        "text": text,
-    }
+    form = ussd_form(session_id, text, msisdn)
     return str(app.test_client().post("/ussd", data=form).get_data(as_text=True))
 
 
