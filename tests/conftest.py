@@ -45,6 +45,7 @@ from models import (
     Subscriber,
     Subscription,
     SurveyDraft,
+    WaitingReport,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -184,6 +185,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
             JobApplication,
             Job,
             ProduceOffer,
+            WaitingReport,
             OutboundSms,
             Campaign,
             InboundSms,

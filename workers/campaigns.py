@@ -618,8 +618,10 @@ def _limiter() -> Any:
 
 @job
 def tick() -> dict[str, int]:
-    """Keep every campaign moving; safe to run at any time, any number of times.
-    Returns counts of what it did. With Redis, schedules its next run."""
+    """Keep every campaign moving, and send the single SMS whose jobs a loss of
+    Redis took (``workers.sms.sweep_after_redis_loss``); safe to run at any
+    time, any number of times. Returns counts of what it did. With Redis,
+    schedules its next run."""
     db = db_session()
     config = current_app.config
     now = utcnow()
@@ -629,6 +631,11 @@ def tick() -> dict[str, int]:
     released = release_held()
     if released:
         done["inbound_released"] = released
+    from workers.sms import sweep_after_redis_loss  # single SMS whose jobs Redis lost
+
+    swept = sweep_after_redis_loss(db, now)
+    if swept:
+        done["sms_swept"] = swept
     alerts = price_alerts(db, now)
     if alerts:
         done["price_alerts"] = alerts
