@@ -869,3 +869,42 @@ def test_worker_maintenance_puts_the_tick_back_after_redis_lost_it(app: Flask) -
             assert queue("default").scheduled_job_registry.get_job_ids() == scheduled
         else:
             assert not redis.exists(jobs.TICK_LOCK) and scheduled == []
+
+
+@pytest.mark.real_services
+def test_a_worker_starts_its_scheduler_again_soon_after_it_died(app: Flask) -> None:
+    """A Redis restart or failover kills RQ's scheduler process; left to RQ it
+    would start again at the next 10-minute maintenance, holding back retries,
+    delayed batches and the tick. The worker's maintenance runs 30 s after."""
+    from datetime import timedelta as td
+
+    from rq.scheduler import RQScheduler
+    from rq.utils import now as rq_now
+
+    from workers import SCHEDULER_RESTART_SECONDS, NgaziWorker
+
+    redis = app.extensions["ngazi_redis"]
+    with app.app_context():
+        worker = NgaziWorker(list(QUEUES), connection=redis)
+        worker.scheduler = RQScheduler(list(QUEUES), connection=redis)
+        worker.run_maintenance_tasks()  # the first: RQ leaves the scheduler to work()
+        worker.scheduler.acquire_locks(auto_start=True)
+        first = worker.scheduler._process
+        assert first is not None and first.is_alive()
+        try:
+            assert not worker.should_run_maintenance_tasks  # alive: every 10 minutes
+            first.kill()
+            first.join(timeout=10)
+            assert not worker.should_run_maintenance_tasks  # not sooner than 30 s
+            worker.last_cleaned_at = rq_now() - td(seconds=SCHEDULER_RESTART_SECONDS + 1)
+            assert worker.should_run_maintenance_tasks
+            worker.run_maintenance_tasks()
+            again = worker.scheduler._process
+            assert again is not None and again is not first and again.is_alive()
+            assert not worker.should_run_maintenance_tasks
+        finally:
+            process = worker.scheduler._process
+            if process is not None and process.is_alive():
+                process.kill()
+                process.join(timeout=10)
+            worker.scheduler.release_locks()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker, Worker
+from rq.utils import now as rq_now
 
 #: Queue names, highest priority first (a worker listens in this order).
 SMS = "sms"  # one message to one person: replies, confirmations
@@ -73,7 +75,24 @@ class _Maintenance:
     """RQ's periodic maintenance (every 10 min), plus: make sure the campaigns'
     tick is scheduled (its chain lives in Redis and dies with Redis's data),
     close produce offers past their days, and apply the retention periods
-    (``domain.retention``) once a day across all workers."""
+    (``domain.retention``) once a day across all workers.
+
+    It also runs as soon as this worker's scheduler process has died: a Redis
+    restart or a Sentinel failover kills it (a refused connection), and until
+    maintenance starts it again no retry, delayed batch or tick would run. RQ
+    checks before each job and at least every ``worker_ttl - 15`` seconds."""
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        last: datetime | None = self.last_cleaned_at  # type: ignore[attr-defined]
+        # At most every SCHEDULER_RESTART_SECONDS: while another worker's
+        # scheduler holds the lock, this one's stays down (and that is fine).
+        if last is not None and rq_now() - last > timedelta(seconds=SCHEDULER_RESTART_SECONDS):
+            process = getattr(getattr(self, "scheduler", None), "_process", None)
+            if process is not None and not process.is_alive():
+                logging.getLogger(__name__).warning("RQ scheduler died; starting it again")
+                return True
+        return bool(super().should_run_maintenance_tasks)  # type: ignore[misc]
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
@@ -92,6 +111,9 @@ class _Maintenance:
             db.rollback()
             logging.getLogger(__name__).exception("retention purge failed")
 
+
+#: How soon maintenance runs again to start a scheduler process that died (seconds).
+SCHEDULER_RESTART_SECONDS = 30
 
 #: Set for a day when a worker has applied the retention periods.
 PURGE_KEY = "ngazi:privacy:purged"
