@@ -7,8 +7,9 @@ app context, so a request or a job never sees another's objects.
 search and records, exports): on the streaming replica at
 ``DATABASE_REPLICA_URL`` when one is set, else the same session as
 ``db_session()``. Its transactions are read-only. When the replica cannot be
-reached, reads go to the primary for ``REPLICA_RETRY_SECONDS`` before the
-replica is tried again (docs/deploy.md, "PostgreSQL").
+used (unreachable, refusing, at another schema version), reads go to the
+primary for ``REPLICA_RETRY_SECONDS`` before the replica is tried again
+(docs/deploy.md, "PostgreSQL").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, cast
 import click
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.config import ROOT
@@ -88,7 +89,13 @@ def read_session() -> Session:
     docstring): the replica's when ``DATABASE_REPLICA_URL`` is set and it
     answers, else ``db_session()``. Nothing may be written through it: on the
     replica PostgreSQL refuses (read-only transactions), so write audit events
-    and the like through ``db_session()``."""
+    and the like through ``db_session()``.
+
+    Before a request's first read, the replica is asked for its schema version
+    (``alembic_version``): unreachable, refusing (a role without ``SELECT``), a
+    database with no schema or one at another migration than this code's, and
+    the reads go to the primary for ``REPLICA_RETRY_SECONDS``, with a warning
+    that says why."""
     replica = current_app.extensions.get("ngazi_read_db")
     if replica is None:
         return db_session()
@@ -96,19 +103,21 @@ def read_session() -> Session:
     if time.monotonic() < state["down_until"]:
         return db_session()
     session = cast(Session, replica())  # this app context's, made on first use
-    if not session.in_transaction():
-        try:
-            session.connection()  # connects now, so a dead replica falls back here
-        except OperationalError as exc:
-            session.rollback()
-            state["down_until"] = time.monotonic() + REPLICA_RETRY_SECONDS
-            log.warning(
-                "replica unreachable, reading from the primary for %.0f s: %s",
-                REPLICA_RETRY_SECONDS,
-                exc.orig or exc,
-            )
-            return db_session()
-    return session
+    if session.in_transaction():
+        return session  # checked when this request first read it
+    why = None
+    try:
+        version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if version != _head():
+            why = f"its schema is at {version}, this code's at {_head()}"
+    except DBAPIError as exc:
+        why = str(exc.orig or exc).strip().splitlines()[0]
+    if why is None:
+        return session
+    session.rollback()
+    state["down_until"] = time.monotonic() + REPLICA_RETRY_SECONDS
+    log.warning("replica not used, reading the primary for %.0f s: %s", REPLICA_RETRY_SECONDS, why)
+    return db_session()
 
 
 def alembic_config(url: str) -> Any:

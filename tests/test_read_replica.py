@@ -93,7 +93,8 @@ class Pair:
         engine = create_engine(self.url(which), isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
-                return conn.execute(text(statement)).scalar()
+                result = conn.execute(text(statement))
+                return result.scalar() if result.returns_rows else None
         finally:
             engine.dispose()
 
@@ -201,6 +202,33 @@ def test_pages_read_the_replica_and_write_the_audit_log_to_the_primary(
     body = client.get("/console/households?q=otieno").get_data(as_text=True)
     assert "Akinyi Otieno" in body
     assert client.get("/console/analytics").status_code == 200
+
+
+@pytest.mark.parametrize("mistake", ["no SELECT privilege", "no schema"])
+def test_a_replica_that_cannot_serve_the_pages_sends_the_reads_to_the_primary(
+    pair: Pair, replica_app: Flask, mistake: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Set up wrong (a role never granted SELECT, the wrong database): the pages
+    still answer, from the primary, and the log says why."""
+    if mistake == "no SELECT privilege":
+        pair.sql("primary", "DROP ROLE IF EXISTS ngazi_ro")
+        pair.sql("primary", "CREATE ROLE ngazi_ro LOGIN")  # no GRANT
+        pair.caught_up()
+        url = pair.url("standby").replace("postgres@", "ngazi_ro@")
+    else:
+        url = pair.url("standby").rsplit("/", 1)[0] + "/template1"
+    app = create_app({**replica_app.config, "DATABASE_REPLICA_URL": url})
+    with replica_app.app_context():
+        db_session().execute(update(Household).values(head_name="Awino Otieno"))
+        db_session().commit()
+    client = app.test_client()
+    assert login(client, "otieno", PASSWORD).status_code == 302
+    with caplog.at_level("WARNING", logger="app.db"):
+        page = client.get("/console/households?q=otieno")
+    assert page.status_code == 200
+    assert "Awino Otieno" in page.get_data(as_text=True)  # read from the primary
+    why = "permission denied" if mistake == "no SELECT privilege" else "does not exist"
+    assert any("replica not used" in r.message and why in r.message for r in caplog.records)
 
 
 def test_a_replica_that_stops_answering_sends_the_reads_to_the_primary(
