@@ -20,6 +20,7 @@ web layer and inline RQ jobs see the same data, as they would with a real server
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any, NamedTuple
 
@@ -30,6 +31,8 @@ _FAKE_SERVER: Any = None
 
 #: Seconds to wait for Redis (a USSD hop must fail fast, not hang, when it is away).
 TIMEOUT = 2.0
+#: Seconds to wait for each sentinel (on the local network: a silent one is skipped).
+SENTINEL_TIMEOUT = 0.5
 SENTINEL_SCHEME = "redis+sentinel"
 
 
@@ -44,12 +47,21 @@ class SentinelUrl(NamedTuple):
     sentinel_password: str | None
 
 
+_LOCATION = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?",
+    re.ASCII,
+)
+
+
 def parse_sentinel_url(url: str) -> SentinelUrl:
-    """Parse a ``redis+sentinel://`` URL (module docstring). Raises ValueError,
-    naming the part, for a missing service name, a bad port or database."""
-    parts = urllib.parse.urlsplit(url)
+    """Parse a ``redis+sentinel://`` URL (module docstring). Raises ValueError
+    naming ``REDIS_URL`` and the part that is wrong, never echoing the URL (it
+    may hold a password): a location that is not ``host[:port]`` (IPv6 in
+    brackets), a missing service name, a database that is not a number, an
+    unknown or repeated option."""
+    parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme != SENTINEL_SCHEME:
-        raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
+        raise ValueError(f"REDIS_URL: not a {SENTINEL_SCHEME}:// URL")
     userinfo, _, hosts = parts.netloc.rpartition("@")
     username = password = None
     if userinfo:
@@ -57,44 +69,62 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
         username = urllib.parse.unquote(user) or None
         password = urllib.parse.unquote(secret) or None
     sentinels: list[tuple[str, int]] = []
-    for location in hosts.split(","):
-        location = location.strip()
-        host, _, port = location.rpartition(":")
-        if not host or location.endswith("]"):  # no port: "sentinel1", "[::1]"
-            host, port = location, "26379"
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"REDIS_URL: bad sentinel port in {location!r}")
-        sentinels.append((host.strip("[]"), int(port)))
-    path = [p for p in parts.path.split("/") if p]
-    if not path or not hosts:
-        raise ValueError("REDIS_URL: a sentinel URL needs sentinels and a service name")
-    if len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
-        raise ValueError("REDIS_URL: after the service name only a database number may follow")
-    query = urllib.parse.parse_qs(parts.query)
+    locations = hosts.split(",")
+    for n, location in enumerate(locations, 1):
+        found = _LOCATION.fullmatch(location.strip())
+        port = int(found["port"]) if found and found["port"] else 26379
+        if found is None or not 0 < port < 65536:
+            raise ValueError(
+                f"REDIS_URL: sentinel {n} of {len(locations)} is not host[:port] (an IPv6"
+                " address goes in brackets; a '/', '@' or ':' in a password must be"
+                " percent-encoded)"
+            )
+        sentinels.append((found["ipv6"] or found["host"], port))
+    path = parts.path.split("/")[1:]
+    if not path or not path[0] or len(path) > 2:
+        raise ValueError("REDIS_URL: a sentinel URL ends /<service name>[/<database>]")
+    db = path[1] if len(path) == 2 else "0"
+    if not (db.isascii() and db.isdigit() and int(db) < 2**31):
+        raise ValueError("REDIS_URL: the database after the service name must be a number")
+    options: dict[str, str] = {}
+    for pair in filter(None, parts.query.split("&")):
+        key, _, value = pair.partition("=")
+        if key != "sentinel_password" or key in options:
+            raise ValueError("REDIS_URL: the only option is sentinel_password=, once")
+        options[key] = urllib.parse.unquote(value)  # "+" is a plus, as in the password
     return SentinelUrl(
         sentinels=sentinels,
         service=urllib.parse.unquote(path[0]),
-        db=int(path[1]) if len(path) == 2 else 0,
+        db=int(db),
         username=username,
         password=password,
-        sentinel_password=query["sentinel_password"][0] if "sentinel_password" in query else None,
+        sentinel_password=options.get("sentinel_password") or None,
     )
 
 
 def make_redis(url: str) -> redis.Redis:
     """Return a client for ``url`` (module docstring), or for the process's
-    fakeredis when ``url`` is empty. Raises ValueError for a malformed sentinel URL.
+    fakeredis when ``url`` is empty. Raises ValueError, naming ``REDIS_URL``,
+    for a malformed URL.
 
-    Timeouts are short (``TIMEOUT``): a USSD hop must fail fast, not hang, when
-    Redis is away.
+    Timeouts are short: a USSD hop must fail fast, not hang, when Redis is away
+    (``TIMEOUT`` for a server, ``SENTINEL_TIMEOUT`` for each sentinel asked, and
+    no retries: the caller is told "busy" and tries again).
     """
-    if url.startswith(SENTINEL_SCHEME + "://"):
+    url = url.strip()
+    scheme = url.partition("://")[0].lower()
+    if scheme in (SENTINEL_SCHEME, "rediss+sentinel"):
+        if scheme != SENTINEL_SCHEME:
+            raise ValueError("REDIS_URL: TLS through Sentinel is not supported")
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         from redis.sentinel import Sentinel
 
-        spec = parse_sentinel_url(url)
+        spec = parse_sentinel_url(SENTINEL_SCHEME + url[len(scheme) :])
         sentinel_kwargs: dict[str, Any] = {
-            "socket_timeout": TIMEOUT,
-            "socket_connect_timeout": TIMEOUT,
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
         }
         if spec.sentinel_password:
             sentinel_kwargs["password"] = spec.sentinel_password
@@ -103,12 +133,16 @@ def make_redis(url: str) -> redis.Redis:
             sentinel_kwargs=sentinel_kwargs,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
         )
         return sentinel.master_for(  # type: ignore[no-untyped-call,no-any-return]
             spec.service, db=spec.db, username=spec.username, password=spec.password
         )
     if url:
-        return redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        try:
+            return redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        except ValueError as exc:
+            raise ValueError(f"REDIS_URL: {exc}") from None
     import fakeredis
 
     global _FAKE_SERVER

@@ -175,12 +175,46 @@ def test_a_sentinel_url_is_parsed_and_a_bad_one_is_refused() -> None:
     assert spec.sentinels == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
     assert (spec.service, spec.db, spec.password) == ("ngazi", 2, "s3cret")
     assert parse_sentinel_url("redis+sentinel://[::1]:26380/ngazi").sentinels == [("::1", 26380)]
-    assert parse_sentinel_url("redis+sentinel://[::1]/ngazi").sentinels == [("::1", 26379)]
+    assert parse_sentinel_url("redis+sentinel://[fd00::1]/ngazi").sentinels == [("fd00::1", 26379)]
+    plus = parse_sentinel_url("redis+sentinel://:a%2Fb+c@s1/ngazi?sentinel_password=Ab+9%26")
+    assert (plus.password, plus.sentinel_password) == ("a/b+c", "Ab+9&")
     for bad in (
         "redis+sentinel://10.0.0.1:26379/",  # no service name
         "redis+sentinel:///ngazi",  # no sentinel
         "redis+sentinel://10.0.0.1:port/ngazi",
+        "redis+sentinel://10.0.0.1:99999/ngazi",
         "redis+sentinel://10.0.0.1/ngazi/zero",
+        "redis+sentinel://10.0.0.1/ngazi/\u0663",  # an Arabic-Indic three
+        "redis+sentinel://10.0.0.1/ngazi/1/2",
+        "redis+sentinel://2001:db8::26/ngazi",  # IPv6 without brackets
+        "redis+sentinel://:26379/ngazi",  # no host
+        "redis+sentinel://s1:26379,/ngazi",  # a trailing comma
+        "redis+sentinel://s2:26379:26380/ngazi",
+        "redis+sentinel://s1/ngazi?db=5",  # the database goes in the path
+        "redis+sentinel://s1/ngazi?sentinel_password=a&sentinel_password=b",
+        "rediss+sentinel://s1/ngazi",
+        "redis+sentinel:/s1/ngazi",
     ):
         with pytest.raises(ValueError, match="REDIS_URL"):
             make_redis(bad)
+    # A password with a "/" not percent-encoded: refused without showing it.
+    with pytest.raises(ValueError, match="REDIS_URL") as refused:
+        make_redis("redis+sentinel://user:Zx9/Qw7@s1/ngazi")
+    assert "Zx9" not in str(refused.value) and "Qw7" not in str(refused.value)
+    # Spelled in capitals, or with the spaces a .env file leaves: the same URL.
+    assert make_redis(" REDIS+SENTINEL://127.0.0.1:1/ngazi ") is not None
+
+
+def test_unreachable_sentinels_answer_busy_quickly() -> None:
+    """Each sentinel is given half a second and no retry: a hop that cannot
+    find the primary fails in about that, not the minute redis-py's defaults
+    would take."""
+    with socket.socket() as silent:  # listens, never accepts: a sentinel that hangs
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        port = silent.getsockname()[1]
+        client = make_redis(f"redis+sentinel://127.0.0.1:{port},127.0.0.1:{_free_port()}/ngazi")
+        started = time.monotonic()
+        with pytest.raises(redis.RedisError):
+            client.ping()
+        assert time.monotonic() - started < 2.5
