@@ -75,6 +75,43 @@ def make_engine(url: str) -> Engine:
     )
 
 
+#: libpq settings for the replica's connections: a replica that stops answering
+#: mid-query (a network cut, a dead machine) fails the read in seconds instead of
+#: holding a web thread (TCP keepalives, and tcp_user_timeout for unacknowledged
+#: data). A server process frozen behind a live kernel is not caught by these.
+REPLICA_CONNECT_ARGS = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 5000,  # ms
+}
+
+
+def make_replica_engine(url: str) -> Engine:
+    """The read-only engine for ``DATABASE_REPLICA_URL``. Raises ValueError
+    naming the setting for a URL that is not PostgreSQL's (a replica is a
+    streaming standby; an SQLite file would be created, and written)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ValueError("DATABASE_REPLICA_URL: not a database URL") from None
+    if backend != "postgresql":
+        raise ValueError("DATABASE_REPLICA_URL: a replica must be a PostgreSQL URL")
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=2,
+        hide_parameters=True,
+        connect_args=REPLICA_CONNECT_ARGS,
+    )
+    return engine.execution_options(postgresql_readonly=True)
+
+
 def db_session() -> Session:
     """This request's (or job's) session; removed when the app context ends.
 
@@ -159,12 +196,10 @@ def init_app(app: Flask) -> None:
     app.extensions["ngazi_engine"] = engine
     app.extensions["ngazi_db"] = session
 
-    replica_url = app.config.get("DATABASE_REPLICA_URL") or ""
+    replica_url = (app.config.get("DATABASE_REPLICA_URL") or "").strip()
     replica = None
     if replica_url:
-        replica_engine = make_engine(replica_url)
-        if replica_engine.dialect.name == "postgresql":
-            replica_engine = replica_engine.execution_options(postgresql_readonly=True)
+        replica_engine = make_replica_engine(replica_url)
         replica = scoped_session(sessionmaker(bind=replica_engine, expire_on_commit=False))
         app.extensions["ngazi_read_db"] = replica
         app.extensions["ngazi_replica_state"] = {"down_until": 0.0}
