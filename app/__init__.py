@@ -21,6 +21,17 @@ class NoCookieForGateways(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def _check_price(text: str) -> None:
+    """Refuse at start an ``SMS_PRICE_PER_PART`` that every campaign's cost
+    estimate would trip over later."""
+    from domain.campaigns import parse_price
+
+    try:
+        parse_price(text)
+    except ValueError as exc:
+        raise ValueError(f"SMS_PRICE_PER_PART: {exc}") from None
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app from environment settings, overridden by ``config``.
 
@@ -63,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "SECRET_KEY is the development default: set SECRET_KEY before serving the console"
         )
 
+    _check_price(app.config["SMS_PRICE_PER_PART"])
     webhook_auth.init_app(app)
     db.init_app(app)
     redis_store.init_app(app)

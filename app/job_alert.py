@@ -3,20 +3,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
+from redis.exceptions import RedisError
 
 from app.db import db_session
 from domain import job_alerts
 from models import Campaign, CampaignStatus, Job
 from workers import campaigns as campaign_jobs
 
+log = logging.getLogger(__name__)
+
 
 def send_alert(job: Job) -> Campaign | None:
     """Schedule the job's alert campaign (``domain.job_alerts.alert_campaign``)
     with the service code, price and quiet hours of the app's settings, commit
-    it and start it. Returns the campaign, or None when nobody in the county
-    subscribes to jobs. Raises ``domain.campaigns.CampaignError`` (nothing is
-    kept) when it cannot be sent."""
+    it and start it (with Redis away, the campaigns' tick starts it later).
+    Returns the campaign, or None when nobody in the county subscribes to jobs.
+    Raises ``domain.campaigns.CampaignError`` (nothing is kept) when it cannot
+    be sent."""
     db = db_session()
     config = current_app.config
     try:
@@ -32,5 +38,8 @@ def send_alert(job: Job) -> Campaign | None:
         db.rollback()
         raise
     if campaign is not None and campaign.status is CampaignStatus.SCHEDULED:
-        campaign_jobs.start(db, campaign)
+        try:
+            campaign_jobs.start(db, campaign)
+        except RedisError:  # it is saved, scheduled: the campaigns' tick starts it
+            log.warning("job %s: alert campaign %s waits for the tick", job.id, campaign.id)
     return campaign

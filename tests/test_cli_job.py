@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app import create_app
 from app.db import db_session
 from domain.subscribers import get_or_create_subscriber, set_home_area, set_topic
-from models import Campaign, Job, JobStatus
+from models import Campaign, CampaignStatus, Job, JobStatus
 from tests.test_jobs import area
 
 CLOSES = (date.today() + timedelta(days=20)).isoformat()
@@ -166,3 +168,25 @@ def test_demo_load_adds_the_demo_jobs_once(app: Flask) -> None:
     assert first.output.rstrip().endswith("3 SMS templates, 6 jobs")
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     assert len(_jobs(app)) == 6
+
+
+def test_with_redis_away_the_alert_waits_for_the_tick_and_the_job_is_posted_once(
+    app: Flask, base_config: dict[str, Any]
+) -> None:
+    """Redis down when the alert campaign would start: the job and its campaign
+    are saved (scheduled, for the campaigns' tick to start), and the command
+    says so rather than failing with a traceback an operator would re-run."""
+    _subscribe(app, "+254700000121", "Kakamega/Khayega")
+    away = create_app({**base_config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    result = away.test_cli_runner().invoke(args=ADD)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"alert: campaign {_campaign_id(app)} to 1 subscribers to jobs\n")
+    assert len(_jobs(app)) == 1
+    with app.app_context():
+        campaign = db_session().scalars(select(Campaign)).one()
+        assert campaign.status is CampaignStatus.SCHEDULED  # the tick starts it
+
+
+def test_a_bad_price_setting_is_refused_at_start(base_config: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="SMS_PRICE_PER_PART: price '80 cents'"):
+        create_app({**base_config, "SMS_PRICE_PER_PART": "80 cents"})
