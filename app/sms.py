@@ -206,6 +206,9 @@ def delivery_report() -> Response:
         log.exception("sms delivery: could not apply report %s", report.message_id)
         db.rollback()
         return _plain(BUSY, 503)
+    from workers.campaigns import note_report  # reports are coming in: claims wait for theirs
+
+    note_report(utcnow())
     return _plain(outcome)
 
 

@@ -642,6 +642,44 @@ def test_a_late_report_is_waited_for_and_a_lost_claim_comes_back_once_reports_pa
         assert rows[b].reported_at is None
 
 
+def test_claims_wait_while_reports_come_for_other_messages_and_not_yet_for_theirs(
+    app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
+) -> None:
+    """Another campaign's backlog of reports holds this one's up: none of its
+    reports has come, but reports are coming. Its lost claim waits."""
+    monkeypatch.setitem(app.config, "CAMPAIGN_CLAIM_TIMEOUT", 60)
+    monkeypatch.setitem(app.config, "CAMPAIGN_STALL_SECONDS", 3600)
+    with app.app_context():
+        db = db_session()
+        c, (lost, answered) = _planned(_people(2, "Ahero"))
+        claimed_at = datetime.now(UTC) - timedelta(minutes=10)
+        db.execute(
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == lost)
+            .values(status=SmsStatus.SENDING, claimed_at=claimed_at, attempts=1)
+        )
+        db.execute(  # answered, its report not in yet
+            update(OutboundSms)
+            .where(OutboundSms.campaign_id == c.id, OutboundSms.msisdn == answered)
+            .values(
+                status=SmsStatus.SENT,
+                gateway_message_id="ATXid_9",
+                claimed_at=claimed_at,
+                sent_at=claimed_at,
+                attempts=1,
+            )
+        )
+        db.commit()
+        batches.clear()
+        jobs._noted[0] = 0.0
+        jobs.note_report(datetime.now(UTC))  # a report for some other message
+        assert jobs.tick().get("reconciled", 0) == 0
+        # Reports stop everywhere for the timeout: the claim's age decides.
+        redis = app.extensions["ngazi_redis"]
+        redis.set(jobs.REPORTS_SEEN_KEY, (datetime.now(UTC) - timedelta(minutes=5)).timestamp())
+        assert jobs.tick()["reconciled"] == 1
+
+
 def test_claims_come_back_on_age_alone_when_no_report_has_come_for_the_timeout(
     app: Flask, gateway: MockGateway, batches: list[Batch], monkeypatch: Any
 ) -> None:

@@ -668,6 +668,40 @@ def tick() -> dict[str, int]:
     return dict(done)
 
 
+#: When the last delivery report of any message came (epoch seconds, in Redis).
+REPORTS_SEEN_KEY = "ngazi:reports:seen"
+_noted = [0.0]  # when this process last wrote it (monotonic seconds)
+
+
+def note_report(now: datetime) -> None:
+    """Record that a delivery report came at ``now`` (the webhook calls it; at
+    most once a second per process). Redis away: nothing is recorded."""
+    from redis.exceptions import RedisError
+
+    from app.redis_store import get_redis
+
+    if time.monotonic() - _noted[0] < 1.0:
+        return
+    _noted[0] = time.monotonic()
+    try:
+        get_redis().set(REPORTS_SEEN_KEY, now.timestamp(), ex=7 * 24 * 3600)
+    except RedisError:
+        pass
+
+
+def reports_seen_since(since: datetime) -> bool:
+    """Whether any delivery report came after ``since`` (``note_report``)."""
+    from redis.exceptions import RedisError
+
+    from app.redis_store import get_redis
+
+    try:
+        seen = get_redis().get(REPORTS_SEEN_KEY)
+    except RedisError:
+        return False
+    return seen is not None and float(seen) >= since.timestamp()
+
+
 #: Seconds by which one message's delivery report may overtake another's sent
 #: earlier, beyond the gateway's answer time: network delays differ.
 REPORT_ORDER_SLACK = 30
@@ -716,7 +750,9 @@ def reconcile_claims(
       A claim whose report is only late (a backlog at the gateway or at our web
       nodes) waits for it, however long that takes;
     - or no report has come for ``timeout`` seconds (reports are not set up, or
-      have stopped): the claim's age alone decides.
+      have stopped): the claim's age alone decides. Reports for other messages
+      (``note_report``) while this campaign's answered messages still wait for
+      theirs count as coming in: the campaign's are behind a backlog.
 
     Returns how many; each may be a repeat send (the gateway took the message
     and its report was lost, or overtaken by more than ``slack``)."""
@@ -738,7 +774,25 @@ def reconcile_claims(
             OutboundSms.campaign_id == campaign.id, OutboundSms.reported_at.is_not(None)
         )
     ).one()
-    if newest is not None and reached is not None and newest >= cutoff:  # reports come in
+    flowing = newest is not None and newest >= cutoff
+    if not flowing and reports_seen_since(cutoff):
+        # Reports come in for other messages while this campaign's answered
+        # ones still wait for theirs: its reports are behind a backlog.
+        flowing = bool(
+            db.scalar(
+                select(
+                    exists().where(
+                        OutboundSms.campaign_id == campaign.id,
+                        OutboundSms.gateway_message_id.is_not(None),
+                        OutboundSms.reported_at.is_(None),
+                    )
+                )
+            )
+        )
+    if flowing:
+        if reached is None:  # none of this campaign's reports is in yet: wait
+            db.rollback()
+            return 0
         stale.append(OutboundSms.claimed_at < reached - timedelta(seconds=slack))
     put_back = db.execute(
         update(OutboundSms)
