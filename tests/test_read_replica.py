@@ -61,6 +61,9 @@ class Pair:
         if self.as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
         self.ports = {"primary": _free_port(), "standby": _free_port()}
+
+    def build(self) -> None:
+        """Make and start the primary, then its standby (``pg_basebackup -R``)."""
         primary, standby = self.folder / "primary", self.folder / "standby"
         self._run("initdb", "-D", str(primary), "-U", "postgres", "-A", "trust", "-E", "UTF8")
         self._conf(primary, self.ports["primary"])
@@ -117,10 +120,11 @@ class Pair:
 
     def remove(self) -> None:
         for which in ("standby", "primary"):
-            try:
-                self.stop(which)
-            except subprocess.CalledProcessError:
-                pass  # stopped already
+            if (self.folder / which / "postmaster.pid").exists():
+                try:
+                    self.stop(which)
+                except subprocess.CalledProcessError:
+                    pass  # stopped already
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -130,7 +134,8 @@ def pair() -> Iterator[Pair]:
     if bindir is None:
         pytest.skip("PostgreSQL's server programs (initdb, pg_basebackup) are not installed")
     made = Pair(bindir)
-    try:
+    try:  # removed even when building fails half-way
+        made.build()
         yield made
     finally:
         made.remove()

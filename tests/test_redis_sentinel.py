@@ -54,10 +54,14 @@ class Servers:
     """A primary, its replica and one sentinel (quorum 1), on free ports."""
 
     def __init__(self, folder: Path) -> None:
-        assert REDIS_SERVER is not None
         self.folder = folder
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports = {name: _free_port() for name in ("a", "b", "sentinel")}
+
+    def start(self) -> None:
+        """Start the three and wait until the sentinel knows both servers."""
+        assert REDIS_SERVER is not None
+        folder = self.folder
         for name in ("a", "b"):
             args = ["--port", str(self.ports[name]), "--bind", "127.0.0.1", "--save", ""]
             args += ["--appendonly", "no", "--dir", str(folder)]
@@ -102,7 +106,8 @@ class Servers:
 
     def stop(self) -> None:
         for proc in self.procs.values():
-            proc.kill()
+            if proc.poll() is None:
+                proc.kill()
             proc.wait(timeout=10)
 
 
@@ -111,7 +116,8 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     s = Servers(tmp_path)
-    try:
+    try:  # stopped even when starting fails half-way
+        s.start()
         yield s
     finally:
         s.stop()
