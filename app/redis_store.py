@@ -10,7 +10,8 @@ deployment::
 The sentinels are asked for the current primary of ``<service>`` (the name in
 their ``sentinel monitor`` line) on every new connection, so after a failover
 the next command goes to the promoted replica. The credentials are the data
-servers'; ``sentinel_password`` is for sentinels that require one. The same
+servers'; ``sentinel_password`` is for sentinels that require one. TLS through
+Sentinel (``rediss+sentinel://``) is not supported, and refused. The same
 scheme as the ``limits`` library's sentinel storage. Source: Redis Sentinel
 clients guide (https://redis.io/docs/latest/develop/reference/sentinel-clients/).
 
