@@ -4,11 +4,15 @@ JavaScript's help: the county's villages come from the server."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from app.db import db_session
 from domain import jobs
+from models import Job, JobStatus
 from models.base import utcnow
 from tests.test_console_auth import make_user
 from tests.test_console_browser import console_browser
@@ -48,3 +52,8 @@ def test_post_a_job_in_two_languages_and_see_it_listed(app: Flask) -> None:
         page.get_by_role("link", name="← All jobs").click()
         expect(page.get_by_test_id("jobs")).to_contain_text("Rice transplanting")
         expect(page.get_by_test_id("jobs")).to_contain_text("Ahero")
+    with app.app_context():  # what the form saved, not only what the page shows
+        job = db_session().scalars(select(Job)).one()
+        assert job.titles == {"en": "Rice transplanting", "sw": "Kupandikiza mpunga"}
+        assert (job.employer, job.contact_msisdn) == ("Ahero Rice Growers", "+254700000901")
+        assert (job.wage, job.closes_on, job.status) == (Decimal("450.00"), closes, JobStatus.OPEN)

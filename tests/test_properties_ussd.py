@@ -107,6 +107,8 @@ def _engine(app: Flask) -> Engine:
 def test_any_callback_gets_a_screen_or_a_short_refusal(
     client: FlaskClient, app: Flask, form: dict[str, str]
 ) -> None:
+    # check_answer asserts every invariant (test_check_answer_refuses_what_it_should
+    # shows that it fails when it should).
     check_answer(client.post("/ussd", data=form), _engine(app))
 
 
@@ -124,7 +126,7 @@ def test_any_request_body_gets_a_screen_or_a_short_refusal(
         "none": {},
     }[content_type]
     resp = client.post("/ussd", data=prefix.encode() + body, **headers)
-    check_answer(resp, _engine(app))
+    check_answer(resp, _engine(app))  # asserts the invariants
 
 
 @ENDPOINT
@@ -208,6 +210,10 @@ class Journey(RuleBasedStateMachine):
 
 
 def test_sessions_growing_input_by_input(client: FlaskClient, app: Flask) -> None:
+    """Every hop of the state machine goes through ``check_answer`` (``Journey._dial``),
+    and ``repeat_last_hop`` asserts a retried callback's screen; Hypothesis raises
+    the first failure with the shortest journey that shows it."""
+
     def machine() -> Journey:
         journey = Journey()
         journey.client, journey.engine = client, _engine(app)
