@@ -307,9 +307,9 @@ def send_batch(
             answers = sender.send_bulk([msisdn for _, msisdn in rows], body)
         except GatewayUnavailable as exc:
             if not exc.maybe_sent:  # the gateway took nothing: they wait for the retry
-                _release(db, [row_id for row_id, _ in rows] + retry)
+                release_claims(db, [row_id for row_id, _ in rows] + retry)
             else:  # it may have: a delivery report or the tick settles them
-                _release(db, retry)
+                release_claims(db, retry)
                 log.warning(
                     "campaign %s: %s claims left to reconcile: %s", campaign_id, len(rows), exc
                 )
@@ -319,12 +319,12 @@ def send_batch(
         )
         retry += retry_ids
         if out_of_balance:
-            _release(db, retry)
+            release_claims(db, retry)
             counts["retry"] += len(retry)
             _pause_for_balance(db, campaign)
             return counts
     if retry:
-        _release(db, retry)
+        release_claims(db, retry)
         counts["retry"] += len(retry)
         raise RetryLater(f"campaign {campaign_id}: {len(retry)} recipients to try again")
     _finish_if_done(db, campaign)
@@ -410,7 +410,7 @@ def _record(
             }
         )
     if values:
-        _store_answers(db, gateway, n_parts, now, values)
+        store_answers(db, gateway, n_parts, now, values)
     db.execute(update(Campaign).where(Campaign.id == campaign_id).values(progress_at=now))
     for msisdn in blacklisted:
         opt_out(db, msisdn, "blacklist")
@@ -419,16 +419,18 @@ def _record(
     return retry, out_of_balance
 
 
-def _store_answers(
+def store_answers(
     db: Session,
     gateway: str,
     n_parts: int,
     now: datetime,
     values: list[dict[str, Any]],
 ) -> None:
-    """One UPDATE for the whole request on PostgreSQL (``unnest`` of arrays);
-    an executemany elsewhere. A status already moved on by a delivery report
-    that raced the answer is kept."""
+    """Record the gateway's answers (``values``: dicts of ``id``, ``status``
+    value, ``mid``, ``cost``, ``reason``): one UPDATE for the whole request on
+    PostgreSQL (``unnest`` of arrays), one per row elsewhere. A status or
+    message id already set by a delivery report that raced the answer is kept.
+    Does not commit. Used for campaign batches and single SMS alike."""
     if db.get_bind().dialect.name == "postgresql":
         db.execute(
             text(
@@ -474,8 +476,9 @@ def _store_answers(
         )
 
 
-def _release(db: Session, ids: Sequence[int]) -> None:
-    """Put claimed rows back in the queue (nothing was sent to them)."""
+def release_claims(db: Session, ids: Sequence[int]) -> None:
+    """Put claimed rows back in the queue (nothing was sent to them). Commits.
+    Used for campaign batches and single SMS alike."""
     if ids:
         db.execute(
             update(OutboundSms)

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from app.db import db_session
@@ -42,6 +42,7 @@ from domain.sms_encoding import parts
 from models import OutboundSms, SmsStatus, WaitingReport
 from models.base import utcnow
 from workers import SMS, enqueue, job, queue
+from workers.campaigns import release_claims, store_answers
 
 log = logging.getLogger(__name__)
 
@@ -78,44 +79,22 @@ def send_sms(outbound_id: int) -> str:
         if exc.maybe_sent:  # its report, or settle_sms, decides
             log.warning("sms %s: the gateway may have taken it: %s", outbound_id, exc)
             return SmsStatus.SENDING.value
-        _release(db, outbound_id)
+        release_claims(db, [outbound_id])
         raise
     # The answer; a delivery report that came first (and took the claim) keeps
     # its status and message id.
-    db.execute(
-        update(OutboundSms)
-        .where(OutboundSms.id == outbound_id)
-        .values(
-            status=case(
-                (
-                    OutboundSms.status == SmsStatus.SENDING,
-                    literal(result.status, OutboundSms.status.type),
-                ),
-                else_=OutboundSms.status,
-            ),
-            gateway=sender.name,
-            gateway_message_id=func.coalesce(OutboundSms.gateway_message_id, result.message_id),
-            cost=result.cost,
-            failure_reason=func.coalesce(OutboundSms.failure_reason, result.failure_reason),
-            parts=parts(body),
-            sent_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    mid = result.message_id if result.message_id not in (None, "None") else None
+    answer = {
+        "id": outbound_id,
+        "status": result.status.value,
+        "mid": mid,
+        "cost": result.cost,
+        "reason": result.failure_reason,
+    }
+    store_answers(db, sender.name, parts(body), utcnow(), [answer])
     db.commit()
     db.refresh(row)
     return row.status.value
-
-
-def _release(db: Session, outbound_id: int) -> None:
-    """The gateway took nothing: back in the queue for the retry."""
-    db.execute(
-        update(OutboundSms)
-        .where(OutboundSms.id == outbound_id, OutboundSms.status == SmsStatus.SENDING)
-        .values(status=SmsStatus.QUEUED)
-        .execution_options(synchronize_session=False)
-    )
-    db.commit()
 
 
 def _check_later(outbound_id: int) -> None:
